@@ -1,0 +1,27 @@
+# Two commands: `make run` (the API, its workers and a demo practice) and `make test` (the suite).
+# With DATABASE_URL / REDIS_URL / STRIPE_API_KEY unset, both use the embedded stack under .data/.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint bench clean-data
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/python -m infra.devstack run
+
+test: $(STAMP)
+	$(VENV)/bin/python -m infra.devstack test $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-data:
+	rm -rf .data

@@ -1,0 +1,70 @@
+from rest_framework import serializers
+
+from api.permissions import ALL_STAFF, MANAGERS, ORG_ADMIN
+from api.serializers import MoneyField, StrictModelSerializer
+from api.viewsets import ConfigViewSet
+from services.clinics import services
+from services.clinics.models import Location
+
+
+class OpeningHoursSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6)
+    opens = serializers.CharField()
+    closes = serializers.CharField()
+
+
+class ClosureSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.CharField(allow_blank=True, required=False)
+
+
+class LocationSerializer(StrictModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    # Shapes are checked in services.clinics.validation so the rule and its message live once.
+    opening_hours = serializers.JSONField(required=False)
+    closures = serializers.JSONField(required=False)
+    cancellation_fee = MoneyField(source="cancellation_fee_amount", required=False)
+    no_show_fee = MoneyField(source="no_show_fee_amount", required=False)
+
+    class Meta:
+        model = Location
+        fields = [
+            "id", "name", "timezone", "state", "address", "phone", "opening_hours", "closures",
+            "rems_certified", "rems_certification_id", "rems_certification_expires", "nurse_chair_ratio",
+            "cancellation_notice_hours", "cancellation_fee", "no_show_fee", "active", "created_at", "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_opening_hours(self, value):
+        if not isinstance(value, list):
+            raise serializers.ValidationError("Expected a list of {weekday, opens, closes}.")
+        return value
+
+    def validate_closures(self, value):
+        if not isinstance(value, list):
+            raise serializers.ValidationError("Expected a list of {date, reason}.")
+        return value
+
+
+class LocationViewSet(ConfigViewSet):
+    """Clinics. Every staff member sees their clinics; managers edit theirs; org admins add clinics."""
+
+    queryset = Location.objects.all().order_by("created_at")
+    serializer_class = LocationSerializer
+    location_field = "id"
+    read_roles = ALL_STAFF
+    write_roles = MANAGERS
+    action_roles = {"create": ORG_ADMIN, "destroy": ORG_ADMIN}
+    filterset_fields = ["state", "rems_certified", "active"]
+
+    def object_location_id(self, obj):
+        return obj.pk
+
+    def perform_service_create(self, data):
+        return services.location_create(actor=self.request.user, data=data)
+
+    def perform_service_update(self, obj, data):
+        return services.location_update(actor=self.request.user, location=obj, data=data)
+
+    def perform_service_delete(self, obj):
+        services.location_deactivate(actor=self.request.user, location=obj)

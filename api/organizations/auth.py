@@ -1,0 +1,75 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.errors import problem, problem_response
+from api.serializers import StrictSerializer
+from services.organizations import services
+from services.organizations.models import User
+
+
+class TokenRequestSerializer(StrictSerializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False)
+
+
+TokenResponse = inline_serializer(
+    "TokenResponse",
+    {"access_token": serializers.CharField(), "token_type": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+)
+
+
+def client_address(request) -> str:
+    # REMOTE_ADDR is the proxy in production; gunicorn's forwarded_allow_ips rewrites it from
+    # X-Forwarded-For only for trusted proxies, so clients cannot spoof their address here.
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def issue_token_response(request, kind: str) -> Response:
+    serializer = TokenRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        issued = services.token_issue(
+            email=serializer.validated_data["email"],
+            password=serializer.validated_data["password"],
+            address=client_address(request),
+            kind=kind,
+        )
+    except services.TooManyAttempts as exc:
+        return problem_response(
+            problem(429, "Too many failed sign-in attempts; try again later."), {"Retry-After": str(exc.retry_after)}
+        )
+    except services.InvalidCredentials:
+        return problem_response(problem(401, "Email or password is incorrect."))
+    return Response(
+        {"access_token": issued.access_token, "token_type": "Bearer", "expires_at": issued.expires_at},
+        status=status.HTTP_200_OK,
+    )
+
+
+class TokenView(APIView):
+    """Staff sign-in: exchange email and password for a bearer token; revoke it with DELETE."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponse})
+    def post(self, request):
+        return issue_token_response(request, User.KIND_STAFF)
+
+
+class TokenRevokeView(APIView):
+    """Revoke the token this request carries (sign out)."""
+
+    permission_classes = []
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if not isinstance(request.user, User):
+            from rest_framework.exceptions import NotAuthenticated
+
+            raise NotAuthenticated()
+        services.token_revoke(raw_token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)

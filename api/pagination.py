@@ -1,0 +1,21 @@
+"""Cursor pagination with the API's list shape: {"results": [...], "next": url | null}."""
+
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+
+class CreatedCursorPagination(CursorPagination):
+    ordering = ("created_at", "id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+
+    def get_paginated_response(self, data):
+        return Response({"results": data, "next": self.get_next_link()})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results", "next"],
+            "properties": {"results": schema, "next": {"type": "string", "nullable": True, "format": "uri"}},
+        }

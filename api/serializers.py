@@ -1,0 +1,84 @@
+"""Serializer building blocks shared by every domain."""
+
+from rest_framework import serializers
+
+
+class StrictSerializerMixin:
+    """Unknown fields in a request body are a 400 naming each field, not silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            known = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(set(data) - known)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictSerializerMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    pass
+
+
+class PublicIdField(serializers.SlugRelatedField):
+    """A related object by its public id, looked up only within the caller's organization.
+
+    Another practice's id is "not found", exactly like an id that does not exist.
+    """
+
+    default_error_messages = {
+        "does_not_exist": "No such object.",
+        "invalid": "Expected an id string.",
+    }
+
+    def __init__(self, model=None, scope_location_field: str | None = None, **kwargs):
+        self.model = model
+        self.scope_location_field = scope_location_field
+        kwargs.setdefault("slug_field", "public_id")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", model.objects.none() if model else None)
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        from api.permissions import scope_of
+
+        request = self.context["request"]
+        queryset = self.model.objects.all()
+        return scope_of(request).filter(queryset, location_field=self.scope_location_field)
+
+
+class MoneyField(serializers.Field):
+    """{"amount": 45000, "currency": "usd"} in minor units; the currency is the practice's."""
+
+    def __init__(self, **kwargs):
+        self.amount_source = kwargs.pop("amount_source", None)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        currency = "usd"
+        request = self.context.get("request")
+        if request is not None and getattr(request, "user", None) is not None and hasattr(request.user, "organization"):
+            currency = request.user.organization.currency
+        return {"amount": value, "currency": currency}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, dict | int):
+            raise serializers.ValidationError('Expected {"amount": <integer minor units>, "currency": "usd"}.')
+        if isinstance(data, dict):
+            unknown = set(data) - {"amount", "currency"}
+            if unknown:
+                raise serializers.ValidationError(f"Unknown money keys: {', '.join(sorted(unknown))}.")
+            currency = data.get("currency", "usd")
+            request = self.context.get("request")
+            expected = request.user.organization.currency if request else "usd"
+            if str(currency).lower() != expected:
+                raise serializers.ValidationError(f"Currency must be {expected}.")
+            data = data.get("amount")
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Amount must be an integer number of minor units (cents).")
+        if data < 0:
+            raise serializers.ValidationError("Amount cannot be negative.")
+        return data

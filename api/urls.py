@@ -1,0 +1,43 @@
+"""All routes. Each domain's viewsets register on one router; paths take an optional slash."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from api import ops
+from api.clinics.locations import LocationViewSet
+from api.organizations.audit import AuditViewSet
+from api.organizations.auth import TokenRevokeView, TokenView
+from api.organizations.staff import StaffViewSet
+
+class OptionalSlashRouter(SimpleRouter):
+    """API.md: every path works with and without a trailing slash (POST included, no redirect)."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("locations", LocationViewSet, basename="location")
+router.register("staff", StaffViewSet, basename="staff")
+router.register("audit", AuditViewSet, basename="audit")
+
+api_v1 = [
+    re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
+    re_path(r"^auth/revoke/?$", TokenRevokeView.as_view(), name="auth-revoke"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    re_path(r"^healthz/?$", ops.healthz, name="healthz"),
+    re_path(r"^readyz/?$", ops.readyz, name="readyz"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include(api_v1)),
+]
+
+handler400 = "api.errors.handler400"
+handler403 = "api.errors.handler403"
+handler404 = "api.errors.handler404"
+handler500 = "api.errors.handler500"

@@ -1,0 +1,75 @@
+"""The base for configuration endpoints: scoped reads, role-checked writes, services do the work."""
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from api.permissions import ALL_STAFF, roles_for, scope_of
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Reads come from the caller's scope; an object outside it is 404 before any role check.
+
+    Subclasses set `queryset`, `serializer_class`, `location_field` (None for practice-wide
+    objects such as providers) and the roles (`read_roles`, `write_roles`, `action_roles`).
+    """
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[a-z]{3}_[0-9a-z]{20}"
+    location_field: str | None = "location"
+
+    @property
+    def scope(self):
+        return scope_of(self.request)
+
+    def get_queryset(self):
+        return self.scope.filter(super().get_queryset(), location_field=self.location_field, wanted=ALL_STAFF)
+
+    def object_location_id(self, obj) -> int | None:
+        if self.location_field is None:
+            return None
+        return getattr(obj, f"{self.location_field.split('__')[0]}_id", None)
+
+    def check_object_permissions(self, request, obj):
+        super().check_object_permissions(request, obj)
+        if self.location_field is not None and not self.scope.can_at(
+            roles_for(self, request), self.object_location_id(obj)
+        ):
+            raise PermissionDenied("Your role at this clinic does not allow this.")
+
+    def require_role_at(self, location_id: int | None) -> None:
+        """For creates: the caller must hold a write role at the target clinic."""
+        if not self.scope.can_at(roles_for(self, self.request), location_id):
+            raise PermissionDenied("Your role at this clinic does not allow this.")
+
+
+class ConfigViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
+):
+    """CRUD where create/update/delete are delegated to service functions.
+
+    Subclasses implement `perform_service_create(data)`, `perform_service_update(obj, data)` and
+    `perform_service_delete(obj)`, each returning what to serialize.
+    """
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        obj = self.perform_service_create(serializer.validated_data)
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        obj = self.get_object()
+        serializer = self.get_serializer(obj, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        obj = self.perform_service_update(obj, serializer.validated_data)
+        return Response(self.get_serializer(obj).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        self.perform_service_delete(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,159 @@
+"""Clinics (locations), their chairs, providers and shifts, and the service catalogue."""
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, RangeOperators
+from django.db import models
+from django.db.models import Func
+
+from services.core.models import PublicIdModel
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = models.Field()  # only used inside constraints
+
+
+class IdRange(Func):
+    """`int8range(id, id, '[]')`: lets a GiST exclusion compare ids without btree_gist."""
+
+    function = "INT8RANGE"
+    template = "%(function)s(%(expressions)s, %(expressions)s, '[]')"
+    output_field = models.Field()
+
+
+class Location(PublicIdModel):
+    PUBLIC_ID_PREFIX = "loc"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="locations")
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64)
+    state = models.CharField(max_length=2)
+    address = models.CharField(max_length=300, blank=True, default="")
+    phone = models.CharField(max_length=32, blank=True, default="")
+    # [{"weekday": 0-6 (Monday 0), "opens": "HH:MM", "closes": "HH:MM"}], local wall-clock times
+    opening_hours = models.JSONField(default=list)
+    # [{"date": "YYYY-MM-DD", "reason": "..."}]
+    closures = models.JSONField(default=list)
+    rems_certified = models.BooleanField(default=False)
+    rems_certification_id = models.CharField(max_length=64, blank=True, default="")
+    rems_certification_expires = models.DateField(null=True, blank=True)
+    nurse_chair_ratio = models.PositiveSmallIntegerField(default=3)  # chairs one nurse may monitor
+    cancellation_notice_hours = models.PositiveSmallIntegerField(default=24)
+    cancellation_fee_amount = models.PositiveIntegerField(default=0)
+    no_show_fee_amount = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "name"])]
+
+
+class Capability(models.TextChoices):
+    IV = "iv"
+    SPRAVATO = "spravato"
+    PRIVATE_ROOM = "private_room"
+
+
+class Chair(PublicIdModel):
+    PUBLIC_ID_PREFIX = "chr"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="chairs")
+    name = models.CharField(max_length=100)
+    capabilities = ArrayField(models.CharField(max_length=16, choices=Capability.choices), default=list)
+    active = models.BooleanField(default=True)
+    # [{"start": iso, "end": iso, "reason": "..."}]: out of service for maintenance and the like
+    out_of_service = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["location", "name"], name="chair_name_unique_per_location")]
+
+
+class ProviderRole(models.TextChoices):
+    PHYSICIAN = "physician"
+    NURSE_PRACTITIONER = "nurse_practitioner"
+    CRNA = "crna"
+    REGISTERED_NURSE = "registered_nurse"
+    THERAPIST = "therapist"
+
+
+# Roles that can watch a monitored session; they count toward the clinic's nurse:chair ratio.
+MONITORING_ROLES = frozenset({ProviderRole.REGISTERED_NURSE, ProviderRole.NURSE_PRACTITIONER, ProviderRole.CRNA})
+
+
+class Provider(PublicIdModel):
+    PUBLIC_ID_PREFIX = "prv"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=24, choices=ProviderRole.choices)
+    npi = models.CharField(max_length=10)
+    # [{"state": "CA", "number": "...", "expires": "YYYY-MM-DD" | null}]
+    licences = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    calendar_secret = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "npi"], name="provider_npi_unique_per_org")]
+
+
+class Shift(PublicIdModel):
+    """A provider working at one clinic for a period; no provider is on two overlapping shifts."""
+
+    PUBLIC_ID_PREFIX = "shf"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="shifts")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="shifts")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["location", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="shift_end_after_start"),
+            ExclusionConstraint(
+                name="shift_no_provider_overlap",
+                expressions=[
+                    (IdRange("provider_id"), RangeOperators.EQUAL),
+                    (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
+                ],
+            ),
+        ]
+
+
+class ServiceCode(models.TextChoices):
+    CONSULTATION = "consultation"
+    IV_KETAMINE = "iv_ketamine"
+    IM_KETAMINE = "im_ketamine"
+    SPRAVATO = "spravato"
+    KAP = "kap"
+    IV_HYDRATION = "iv_hydration"
+
+
+class Service(PublicIdModel):
+    PUBLIC_ID_PREFIX = "svc"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=16, choices=ServiceCode.choices)
+    name = models.CharField(max_length=200)
+    chair_minutes = models.PositiveIntegerField()
+    needs_chair = models.BooleanField(default=True)
+    chair_capabilities = ArrayField(models.CharField(max_length=16, choices=Capability.choices), default=list)
+    provider_roles = ArrayField(models.CharField(max_length=24, choices=ProviderRole.choices), default=list)
+    monitored = models.BooleanField(default=False)  # counts toward the nurse:chair ratio
+    price_amount = models.PositiveIntegerField()
+    requires_rems = models.BooleanField(default=False)
+    requires_screening = models.BooleanField(default=False)
+    cpt_code = models.CharField(max_length=8, blank=True, default="")  # CPT/HCPCS for superbills
+    active = models.BooleanField(default=True)
+
+
+class ServicePrice(models.Model):
+    """A clinic's own price for a service, overriding the list price."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="location_prices")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    price_amount = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "location"], name="service_price_unique")]

@@ -1,0 +1,79 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+
+from services.core.models import PublicIdModel
+
+
+class Organization(PublicIdModel):
+    """A practice: the boundary no data ever crosses."""
+
+    PUBLIC_ID_PREFIX = "org"
+    name = models.CharField(max_length=200)
+    legal_name = models.CharField(max_length=200, blank=True, default="")
+    npi = models.CharField(max_length=10, blank=True, default="")  # group NPI, printed on superbills
+    currency = models.CharField(max_length=3, default="usd")
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, *, email: str, password: str | None, organization: Organization, name: str = ""):
+        user = self.model(email=self.normalize_email(email).lower(), organization=organization, name=name)
+        user.set_password(password)
+        user.save()
+        return user
+
+
+class User(AbstractBaseUser, PublicIdModel):
+    """A login: a staff member of one practice, or a patient's portal account."""
+
+    PUBLIC_ID_PREFIX = "usr"
+    KIND_STAFF = "staff"
+    KIND_PATIENT = "patient"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="users")
+    email = models.EmailField(unique=True)  # always stored lower-cased by the services
+    name = models.CharField(max_length=200, blank=True, default="")
+    kind = models.CharField(max_length=16, default=KIND_STAFF, choices=[(KIND_STAFF, "staff"), (KIND_PATIENT, "patient")])
+    is_active = models.BooleanField(default=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    objects = UserManager()
+
+
+class Role(models.TextChoices):
+    ORG_ADMIN = "org_admin"
+    MANAGER = "manager"
+    FRONT_DESK = "front_desk"
+    CLINICIAN = "clinician"
+    BILLING = "billing"
+
+
+class StaffRole(models.Model):
+    """A role held at one clinic; `org_admin` is held across the practice (location null)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    location = models.ForeignKey("clinics.Location", null=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "location"], name="staffrole_unique"),
+            models.UniqueConstraint(
+                fields=["user", "role"], condition=models.Q(location__isnull=True), name="staffrole_unique_orgwide"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role="org_admin", location__isnull=True)
+                | (~models.Q(role="org_admin") & models.Q(location__isnull=False)),
+                name="staffrole_org_admin_has_no_location",
+            ),
+        ]
+
+
+class AccessToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; it expires and can be revoked."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True)

@@ -1,0 +1,152 @@
+"""Practices, staff and their logins."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from services.core import clock
+from services.core.audit import audit_record
+from services.core.errors import InvalidInput, RuleViolation
+from services.organizations.models import AccessToken, Organization, Role, StaffRole, User
+
+
+class TooManyAttempts(Exception):
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+
+
+class InvalidCredentials(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_at: datetime
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _check_password_rules(password: str, user: User | None = None, field: str = "password") -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field=field)
+
+
+@transaction.atomic
+def organization_create(*, name: str, admin_email: str, admin_password: str, admin_name: str = "") -> User:
+    """A new practice and its first organization admin."""
+    if User.objects.filter(email__iexact=admin_email).exists():
+        raise InvalidInput("A user with this email already exists.", field="admin_email")
+    organization = Organization.objects.create(name=name)
+    admin = User(email=admin_email.lower(), organization=organization, name=admin_name or admin_email)
+    _check_password_rules(admin_password, admin, field="admin_password")
+    admin.set_password(admin_password)
+    admin.save()
+    StaffRole.objects.create(user=admin, role=Role.ORG_ADMIN, location=None)
+    return admin
+
+
+@transaction.atomic
+def staff_create(*, actor: User, email: str, password: str, name: str, roles: list[tuple[str, object]]) -> User:
+    """Add a staff member with roles; `roles` pairs a role with a Location (None for org_admin)."""
+    if User.objects.filter(email__iexact=email).exists():
+        raise InvalidInput("A user with this email already exists.", field="email")
+    if not roles:
+        raise InvalidInput("At least one role is required.", field="roles")
+    for role, location in roles:
+        if role == Role.ORG_ADMIN and location is not None:
+            raise InvalidInput("org_admin is held across the practice; omit location.", field="roles")
+        if role != Role.ORG_ADMIN and location is None:
+            raise InvalidInput(f"{role} needs a location.", field="roles")
+    user = User(email=email.lower(), organization=actor.organization, name=name)
+    _check_password_rules(password, user)
+    user.set_password(password)
+    user.save()
+    StaffRole.objects.bulk_create(
+        StaffRole(user=user, role=role, location=location) for role, location in dict.fromkeys(roles)
+    )
+    audit_record(
+        organization=actor.organization,
+        actor=actor,
+        action="staff.create",
+        obj=user,
+        changes={"email": {"after": user.email}, "roles": {"after": [[r, getattr(loc, "public_id", None)] for r, loc in roles]}},
+    )
+    return user
+
+
+def _failure_keys(email: str, address: str) -> tuple[str, str]:
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]  # no emails in Redis keys
+    return f"login-fail:acct:{digest}", f"login-fail:addr:{address}"
+
+
+def _note_failure(key: str) -> int:
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
+def token_issue(*, email: str, password: str, address: str, kind: str = User.KIND_STAFF) -> IssuedToken:
+    """Exchange credentials for a bearer token; repeated failures lock the account and the address."""
+    account_key, address_key = _failure_keys(email, address)
+    if (cache.get(account_key) or 0) >= settings.LOGIN_MAX_FAILURES_PER_ACCOUNT or (
+        cache.get(address_key) or 0
+    ) >= settings.LOGIN_MAX_FAILURES_PER_ADDRESS:
+        raise TooManyAttempts(settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    user = User.objects.filter(email__iexact=email.strip(), kind=kind, is_active=True).first()
+    if user is None:
+        User().set_password(password)  # same cost as a real check: no timing oracle for emails
+    if user is None or not user.check_password(password):
+        _note_failure(account_key)
+        _note_failure(address_key)
+        raise InvalidCredentials()
+    cache.delete(account_key)
+    return token_create(user=user)
+
+
+def token_create(*, user: User) -> IssuedToken:
+    raw = secrets.token_urlsafe(32)
+    now = clock.now()
+    token = AccessToken.objects.create(
+        user=user, token_hash=hash_token(raw), created_at=now, expires_at=now + settings.ACCESS_TOKEN_TTL
+    )
+    return IssuedToken(access_token=raw, expires_at=token.expires_at)
+
+
+def token_revoke(*, raw_token: str) -> None:
+    AccessToken.objects.filter(token_hash=hash_token(raw_token), revoked_at__isnull=True).update(
+        revoked_at=clock.now()
+    )
+
+
+def token_user(*, raw_token: str) -> User | None:
+    """The active user behind a valid, unexpired, unrevoked token."""
+    token = (
+        AccessToken.objects.select_related("user__organization")
+        .filter(token_hash=hash_token(raw_token), revoked_at__isnull=True, expires_at__gt=clock.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def ensure_not_last_admin(*, user: User) -> None:
+    admins = StaffRole.objects.filter(user__organization=user.organization, role=Role.ORG_ADMIN, user__is_active=True)
+    if not admins.exclude(user=user).exists():
+        raise RuleViolation("A practice needs at least one active organization admin.")
