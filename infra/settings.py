@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "services.core",
     "services.organizations",
     "services.clinics",
+    "services.patients",
 ]
 
 MIDDLEWARE = [
