@@ -1,0 +1,202 @@
+"""Taking money: one PaymentIntent per payment, never confirmed twice (see the package docstring)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from services.billing import ledger
+from services.billing import stripe_gateway as gateway
+from services.billing.models import (
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+)
+from services.billing.services.cards import stripe_customer_ensure
+from services.billing.services.common import (
+    LOCK_PAYMENT,
+    PAYMENT_PURPOSES,
+    PaymentGatewayUnavailable,
+    in_callers_transaction,
+    stripe_metadata,
+    stripe_turn,
+)
+from services.core import clock
+from services.core.audit import audit_record
+from services.core.errors import Conflict, InvalidInput, RuleViolation
+from services.core.ids import new_public_id
+
+
+# --- Payments ---------------------------------------------------------------------------------
+def payment_create(
+    *,
+    actor,
+    patient,
+    amount: int,
+    purpose: str,
+    source_key: str,
+    invoice: Invoice | None = None,
+    payment_method: str | None = None,
+    off_session: bool = False,
+    location=None,
+) -> Payment:
+    """Charge the patient `amount` (minor units) for `purpose`, once per `source_key`.
+
+    `source_key` is the caller's idempotency basis, e.g. "installment-<id>-try-<n>" or
+    "fee-appointment-<id>": calling again with it returns the same payment and charges nothing
+    more. `payment_method` is a Stripe PaymentMethod id (from Stripe.js); without one the card on
+    file is used, and an on-session payment without any card returns `client_secret` for the
+    browser to collect one. `off_session=True` charges without the patient: a card that needs
+    3-D Secure fails (`authentication_required`) instead of asking. Paying an invoice pays it down.
+    The payment is taken at `location` (default: the invoice's clinic, else the patient's home).
+
+    Returns the Payment; `payment.client_secret` is set when the patient's browser has a step to do.
+    Raises InvalidInput, RuleViolation (the invoice is not open or would be overpaid), Conflict
+    (the source_key was used for another payment), PaymentGatewayUnavailable.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("Amount must be a positive number of minor units.", field="amount")
+    if purpose not in PAYMENT_PURPOSES:
+        raise InvalidInput(
+            f"Unknown purpose; use one of {', '.join(sorted(PAYMENT_PURPOSES))}.", field="purpose"
+        )
+    if not source_key or len(source_key) > 120:
+        raise InvalidInput("source_key is required (at most 120 characters).", field="source_key")
+    organization = patient.organization
+    if invoice is not None:
+        if invoice.patient_id != patient.pk:
+            raise InvalidInput("The invoice belongs to another patient.", field="invoice")
+        location = location or invoice.location
+    location = location or patient.home_location
+    if location.organization_id != organization.pk:
+        raise InvalidInput("No such clinic.", field="location")
+
+    deferred = in_callers_transaction()
+    with transaction.atomic():
+        payment = Payment.objects.filter(organization=organization, source_key=source_key).first()
+        created = False
+        if payment is None:
+            if invoice is not None:
+                _check_invoice_payable(invoice, amount)
+            try:
+                with transaction.atomic():
+                    payment = Payment(
+                        organization=organization,
+                        patient=patient,
+                        location=location,
+                        invoice=invoice,
+                        amount=amount,
+                        currency=organization.currency,
+                        purpose=purpose,
+                        source_key=source_key,
+                        off_session=off_session,
+                        created_by=actor,
+                    )
+                    payment.public_id = new_public_id(Payment.PUBLIC_ID_PREFIX)
+                    payment.idempotency_key = f"payment-{payment.public_id}-attempt-1"
+                    payment.save()
+                    created = True
+            except IntegrityError:
+                payment = Payment.objects.get(organization=organization, source_key=source_key)
+        if created:
+            audit_record(
+                organization=organization,
+                actor=actor,
+                action="payment.create",
+                obj=payment,
+                location_id=location.pk,
+                changes={"amount": {"after": amount}, "purpose": {"after": purpose}},
+            )
+    if not created and (payment.patient_id != patient.pk or payment.amount != amount):
+        raise Conflict("This source_key was already used for a different payment.", field="source_key")
+    if deferred:
+        transaction.on_commit(lambda: payment_process(payment_id=payment.pk, payment_method=payment_method))
+        return payment
+    if not created and payment.status != PaymentStatus.PENDING:
+        return payment
+    return payment_process(payment_id=payment.pk, payment_method=payment_method)
+
+
+def _check_invoice_payable(invoice: Invoice, amount: int) -> None:
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)  # two payments cannot overpay it
+    if invoice.status != InvoiceStatus.OPEN:
+        raise RuleViolation(
+            f"The invoice is {invoice.status}; only an open invoice takes payments.", field="invoice"
+        )
+    in_flight = (
+        Payment.objects.filter(
+            invoice=invoice, status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION]
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    balance = invoice.total_amount - invoice.amount_paid - in_flight
+    if amount > balance:
+        raise RuleViolation(f"The invoice has {max(balance, 0)} left to pay.", field="amount")
+
+
+def payment_process(*, payment_id: int, payment_method: str | None = None) -> Payment:
+    """Create and confirm the payment's PaymentIntent, or pick up where a crash left it.
+
+    Safe to call again at any time: it never confirms an intent twice.
+    """
+    with stripe_turn(LOCK_PAYMENT, payment_id) as my_turn:
+        payment = Payment.objects.select_related("patient", "organization").get(pk=payment_id)
+        if not my_turn or payment.status != PaymentStatus.PENDING:
+            return payment  # another process has it in hand, or it is already decided
+        try:
+            intent = _payment_intent_for(payment, payment_method)
+            if intent.status == "requires_confirmation":
+                intent = gateway.payment_intent_confirm(
+                    payment_intent_id=intent.id,
+                    off_session=payment.off_session,
+                    idempotency_key=f"{payment.idempotency_key}-confirm",
+                )
+        except gateway.GatewayError as exc:
+            if exc.retryable or payment.stripe_payment_intent_id:
+                # Unknown outcome: the row stays pending and the next try asks Stripe first.
+                raise PaymentGatewayUnavailable(f"Stripe did not answer: {exc.message}")
+            # Refused before any intent existed (no card on file, an unknown card): nothing was charged.
+            with transaction.atomic():
+                payment = ledger.payment_locked(payment.pk)
+                ledger.payment_failed(payment, code=exc.code or "refused", message=exc.message)
+            return payment
+        payment = ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
+    if intent.status in ("requires_action", "requires_payment_method") and not payment.off_session:
+        payment.client_secret = intent.client_secret
+    return payment
+
+
+def _payment_intent_for(payment: Payment, payment_method: str | None) -> gateway.PaymentIntentResult:
+    if payment.stripe_payment_intent_id:
+        return gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    customer = stripe_customer_ensure(patient=payment.patient)
+    method = payment_method or customer.default_payment_method_id or None
+    if payment.off_session and not method:
+        raise gateway.GatewayError("The patient has no card on file.", code="no_card_on_file")
+    intent = gateway.payment_intent_create(
+        amount=payment.amount,
+        currency=payment.currency,
+        customer_id=customer.stripe_customer_id,
+        payment_method_id=method,
+        metadata=stripe_metadata(
+            payment.organization, payment=payment.public_id, attempt=str(payment.attempt)
+        ),
+        idempotency_key=f"{payment.idempotency_key}-create",
+    )
+    # Committed before confirming: a retry after a crash finds the intent instead of making one.
+    Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id__isnull=True).update(
+        stripe_payment_intent_id=intent.id,
+        stripe_payment_method_id=intent.payment_method or "",
+        updated_at=clock.now(),
+    )
+    payment.stripe_payment_intent_id = intent.id
+    return intent
+
+
+def payment_sync(*, payment: Payment) -> Payment:
+    """Ask Stripe how a payment went (after 3-D Secure, or when a webhook is late)."""
+    if not payment.stripe_payment_intent_id:
+        return payment_process(payment_id=payment.pk)
+    intent = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    return ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
