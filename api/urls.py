@@ -9,6 +9,7 @@ from api.clinics.locations import LocationViewSet
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
+from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 
 class OptionalSlashRouter(SimpleRouter):
     """API.md: every path works with and without a trailing slash (POST included, no redirect)."""
@@ -22,6 +23,8 @@ router = OptionalSlashRouter()
 router.register("locations", LocationViewSet, basename="location")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("availability", AvailabilityViewSet, basename="availability")
+router.register("appointments", AppointmentViewSet, basename="appointment")
 
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "services.organizations",
     "services.clinics",
     "services.patients",
+    "services.scheduling",
     "services.billing",
 ]
 

@@ -1,0 +1,204 @@
+"""Request shapes for scheduling, and the plain-dict renderers that keep hot lists fast."""
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from api.serializers import PublicIdField, StrictSerializer
+from services.clinics.models import Chair, Location, Provider, Service
+from services.patients.models import Patient
+from services.scheduling.models import AppointmentStatus
+
+MAX_RANGE_DAYS = 31
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time that carries its UTC offset: a bare "09:00" means different instants at different clinics."""
+
+    default_error_messages = {"naive": "Include a UTC offset, e.g. 2030-01-08T09:00:00-08:00."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+class QueryDateTimeField(AwareDateTimeField):
+    """In a query string an unescaped '+' arrives as a space: '...T08:00:00 02:00' means +02:00."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
+        return super().to_internal_value(value)
+
+
+class AvailabilityQuerySerializer(StrictSerializer):
+    service = serializers.CharField()
+    start = QueryDateTimeField()
+    end = QueryDateTimeField()
+    location = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    step = serializers.IntegerField(min_value=5, max_value=240, default=15, help_text="slot step in minutes")
+
+    def validate(self, data):
+        if data["end"] <= data["start"]:
+            raise serializers.ValidationError({"end": "end must be after start."})
+        if (data["end"] - data["start"]).total_seconds() > MAX_RANGE_DAYS * 86400:
+            raise serializers.ValidationError({"end": f"Ask for at most {MAX_RANGE_DAYS} days at a time."})
+        return data
+
+
+class WindowSerializer(serializers.Serializer):
+    """Documentation of one availability window (rendered by `window_dict`)."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    location = serializers.CharField()
+    chair = serializers.CharField(allow_null=True)
+    provider = serializers.CharField()
+
+
+class AppointmentBookSerializer(StrictSerializer):
+    patient = PublicIdField(model=Patient, scope_location_field="home_location")
+    service = PublicIdField(model=Service, scope_location_field=None)
+    location = PublicIdField(model=Location, scope_location_field="id")
+    start = AwareDateTimeField()
+    chair = PublicIdField(model=Chair, scope_location_field="location", required=False, allow_null=True)
+    provider = PublicIdField(model=Provider, scope_location_field=None, required=False, allow_null=True)
+
+
+class CancelSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=1000)
+    by_clinic = serializers.BooleanField(required=False, default=False)
+
+
+class CheckInSerializer(StrictSerializer):
+    ride_home_confirmed = serializers.BooleanField()
+
+
+class CompleteSerializer(StrictSerializer):
+    monitoring_started_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    monitoring_ended_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    vitals = serializers.JSONField(required=False, default=dict)
+
+
+class EmptySerializer(StrictSerializer):
+    pass
+
+
+class AppointmentSerializer(serializers.Serializer):
+    """Documentation of an appointment as returned (rendered by `appointment_dict` from `.values()`)."""
+
+    id = serializers.CharField()
+    patient = serializers.CharField()
+    service = serializers.CharField()
+    location = serializers.CharField()
+    chair = serializers.CharField(allow_null=True)
+    provider = serializers.CharField()
+    series = serializers.CharField(allow_null=True)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=AppointmentStatus.choices)
+    booked_at = serializers.DateTimeField()
+    cancel_reason = serializers.CharField()
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    late_cancel = serializers.BooleanField()
+    cancelled_by_clinic = serializers.BooleanField()
+    ride_home_confirmed = serializers.BooleanField()
+    checked_in_at = serializers.DateTimeField(allow_null=True)
+    monitoring_started_at = serializers.DateTimeField(allow_null=True)
+    monitoring_ended_at = serializers.DateTimeField(allow_null=True)
+    vitals = serializers.JSONField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    no_show_at = serializers.DateTimeField(allow_null=True)
+
+
+APPOINTMENT_VALUES = (
+    "id",
+    "public_id",
+    "patient__public_id",
+    "service__public_id",
+    "location__public_id",
+    "location__timezone",
+    "chair__public_id",
+    "provider__public_id",
+    "series__public_id",
+    "start",
+    "end",
+    "status",
+    "created_at",
+    "cancel_reason",
+    "cancelled_at",
+    "late_cancel",
+    "cancelled_by_clinic",
+    "ride_home_confirmed",
+    "checked_in_at",
+    "monitoring_started_at",
+    "monitoring_ended_at",
+    "vitals",
+    "completed_at",
+    "no_show_at",
+)
+_TIMES = (
+    "cancelled_at",
+    "checked_in_at",
+    "monitoring_started_at",
+    "monitoring_ended_at",
+    "completed_at",
+    "no_show_at",
+)
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str | None:
+    return value.astimezone(zone).isoformat() if value is not None else None
+
+
+def appointment_dict(row: dict) -> dict:
+    """An appointment from a `.values(*APPOINTMENT_VALUES)` row; times in the clinic's own zone."""
+    zone = _zone(row["location__timezone"])
+    out = {
+        "id": row["public_id"],
+        "patient": row["patient__public_id"],
+        "service": row["service__public_id"],
+        "location": row["location__public_id"],
+        "chair": row["chair__public_id"],
+        "provider": row["provider__public_id"],
+        "series": row["series__public_id"],
+        "start": _local(row["start"], zone),
+        "end": _local(row["end"], zone),
+        "status": row["status"],
+        "booked_at": _local(row["created_at"], zone),
+        "cancel_reason": row["cancel_reason"],
+        "late_cancel": row["late_cancel"],
+        "cancelled_by_clinic": row["cancelled_by_clinic"],
+        "ride_home_confirmed": row["ride_home_confirmed"],
+        "vitals": row["vitals"],
+    }
+    for name in _TIMES:
+        out[name] = _local(row[name], zone)
+    return out
+
+
+def window_dict(window) -> dict:
+    return {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "location": window.location.public_id,
+        "chair": window.chair.public_id if window.chair else None,
+        "provider": window.provider.public_id,
+    }

@@ -1,0 +1,178 @@
+"""Availability, booking and the appointment lifecycle.
+
+Roles: anyone who books (front desk, clinician, manager, org admin) may search availability, book,
+cancel and record a no-show at their clinics. Check-in gates treatment on safety (ride home,
+screening), so it belongs to clinicians and managers; completing records clinical facts (vitals,
+monitoring), so only clinicians. Org admins hold every role. All staff may read appointments
+(billing charges cancellation and no-show fees from them).
+"""
+
+from datetime import timedelta
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.pagination import CreatedCursorPagination
+from api.permissions import ALL_STAFF, CLINICAL
+from api.scheduling import serializers as s
+from api.viewsets import ScopedViewSet
+from services.organizations.models import Role
+from services.scheduling import selectors, services
+from services.scheduling.models import Appointment
+
+CHECK_IN_ROLES = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.CLINICIAN})
+COMPLETE_ROLES = frozenset({Role.ORG_ADMIN, Role.CLINICIAN})
+
+
+class AvailabilityViewSet(ScopedViewSet):
+    """Windows in which a service can be booked now, across the requested clinics."""
+
+    read_roles = CLINICAL
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("service", str, required=True),
+            OpenApiParameter("start", str, required=True, description="ISO 8601 with offset"),
+            OpenApiParameter(
+                "end", str, required=True, description="ISO 8601 with offset; at most 31 days on"
+            ),
+            OpenApiParameter(
+                "location", str, many=True, description="repeatable; default: every clinic you book for"
+            ),
+            OpenApiParameter("step", int, description="slot step in minutes (default 15)"),
+        ],
+        responses={200: inline_serializer("AvailabilityList", {"results": s.WindowSerializer(many=True)})},
+    )
+    def list(self, request):
+        params = request.query_params
+        data = {key: params.get(key) for key in params if key != "location"}
+        if "location" in params:
+            data["location"] = [
+                v.strip() for raw in params.getlist("location") for v in raw.split(",") if v.strip()
+            ]
+        query = s.AvailabilityQuerySerializer(data=data)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        windows = selectors.availability_list(
+            scope=self.scope,
+            service_id=q["service"],
+            start=q["start"],
+            end=q["end"],
+            location_ids=q["location"],
+            step=timedelta(minutes=q["step"]),
+        )
+        return Response({"results": [s.window_dict(w) for w in windows]})
+
+
+class AppointmentPagination(CreatedCursorPagination):
+    ordering = ("start", "id")
+
+
+class AppointmentFilterSerializer(serializers.Serializer):
+    patient = serializers.CharField(required=False)
+    location = serializers.CharField(required=False)
+    provider = serializers.CharField(required=False)
+    status = serializers.CharField(required=False)
+    start = s.QueryDateTimeField(required=False)
+    end = s.QueryDateTimeField(required=False)
+
+
+class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
+    """Appointments at the caller's clinics, booking, and the workflow endpoints."""
+
+    queryset = Appointment.objects.all()
+    serializer_class = s.AppointmentSerializer
+    pagination_class = AppointmentPagination
+    read_roles = ALL_STAFF
+    write_roles = CLINICAL
+    action_roles = {"check_in": CHECK_IN_ROLES, "complete": COMPLETE_ROLES}
+
+    def _render(self, appointment_pk: int, code: int = status.HTTP_200_OK) -> Response:
+        row = Appointment.objects.filter(pk=appointment_pk).values(*s.APPOINTMENT_VALUES).get()
+        return Response(s.appointment_dict(row), status=code)
+
+    @extend_schema(
+        parameters=[AppointmentFilterSerializer], responses={200: s.AppointmentSerializer(many=True)}
+    )
+    def list(self, request):
+        query = AppointmentFilterSerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        filters = {k: v for k, v in query.validated_data.items() if v is not None}
+        rows = selectors.appointment_list(scope=self.scope, **filters).values(*s.APPOINTMENT_VALUES)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([s.appointment_dict(row) for row in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._render(self.get_object().pk)
+
+    @extend_schema(request=s.AppointmentBookSerializer, responses={201: s.AppointmentSerializer})
+    def create(self, request):
+        body = s.AppointmentBookSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        self.require_role_at(data["location"].pk)
+        appointment = services.appointment_book(
+            actor=request.user,
+            patient=data["patient"],
+            service=data["service"],
+            location=data["location"],
+            start=data["start"],
+            chair=data.get("chair"),
+            provider=data.get("provider"),
+        )
+        return self._render(appointment.pk, status.HTTP_201_CREATED)
+
+    def _transition(self, request, serializer_class, perform) -> Response:
+        body = serializer_class(data=request.data if request.data else {})
+        body.is_valid(raise_exception=True)
+        appointment = perform(self.get_object(), body.validated_data)
+        return self._render(appointment.pk)
+
+    @extend_schema(request=s.CancelSerializer, responses={200: s.AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, id=None):
+        return self._transition(
+            request,
+            s.CancelSerializer,
+            lambda obj, d: services.appointment_cancel(
+                actor=request.user, appointment=obj, reason=d["reason"], by_clinic=d["by_clinic"]
+            ),
+        )
+
+    @extend_schema(request=s.CheckInSerializer, responses={200: s.AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="check-in", url_name="check-in")
+    def check_in(self, request, id=None):
+        return self._transition(
+            request,
+            s.CheckInSerializer,
+            lambda obj, d: services.appointment_check_in(
+                actor=request.user, appointment=obj, ride_home_confirmed=d["ride_home_confirmed"]
+            ),
+        )
+
+    @extend_schema(request=s.CompleteSerializer, responses={200: s.AppointmentSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, id=None):
+        return self._transition(
+            request,
+            s.CompleteSerializer,
+            lambda obj, d: services.appointment_complete(
+                actor=request.user,
+                appointment=obj,
+                monitoring_started_at=d["monitoring_started_at"],
+                monitoring_ended_at=d["monitoring_ended_at"],
+                vitals=d["vitals"],
+            ),
+        )
+
+    @extend_schema(request=None, responses={200: s.AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="no-show", url_name="no-show")
+    def no_show(self, request, id=None):
+        return self._transition(
+            request,
+            s.EmptySerializer,
+            lambda obj, d: services.appointment_no_show(actor=request.user, appointment=obj),
+        )

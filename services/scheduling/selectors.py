@@ -1,0 +1,76 @@
+"""Reads for scheduling, always through the caller's Scope."""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+
+from services.clinics.models import Location, Service
+from services.core import clock
+from services.core.errors import InvalidInput
+from services.organizations.scope import Scope
+from services.scheduling.availability import Window, find_windows
+from services.scheduling.models import Appointment, AppointmentStatus
+
+# Who may book, and so who may ask where there is room.
+BOOKING_ROLES = frozenset({"org_admin", "manager", "front_desk", "clinician"})
+
+
+def availability_list(
+    *,
+    scope: Scope,
+    service_id: str,
+    start: datetime,
+    end: datetime,
+    location_ids: Iterable[str] = (),
+    step: timedelta = timedelta(minutes=15),
+) -> list[Window]:
+    """Windows bookable now for `service` at the requested clinics (default: all the caller books for)."""
+    service = Service.objects.filter(organization=scope.organization, public_id=service_id).first()
+    if service is None:
+        raise InvalidInput("No such service.", field="service")
+    locations = scope.filter(Location.objects.filter(active=True), location_field="id", wanted=BOOKING_ROLES)
+    wanted = sorted(set(location_ids))
+    if wanted:
+        locations = list(locations.filter(public_id__in=wanted))
+        missing = set(wanted) - {loc.public_id for loc in locations}
+        if missing:
+            raise InvalidInput(f"No such location: {', '.join(sorted(missing))}.", field="location")
+    else:
+        locations = list(locations)
+    if not service.active or not locations:
+        return []
+    return find_windows(
+        service=service, locations=locations, start=start, end=end, step=step, now=clock.now()
+    )
+
+
+def appointment_list(
+    *,
+    scope: Scope,
+    patient: str | None = None,
+    location: str | None = None,
+    provider: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[Appointment]:
+    """Appointments at the caller's clinics; `start`/`end` select those overlapping the range."""
+    queryset = scope.filter(Appointment.objects.all())
+    if patient:
+        queryset = queryset.filter(patient__public_id=patient)
+    if location:
+        queryset = queryset.filter(location__public_id=location)
+    if provider:
+        queryset = queryset.filter(provider__public_id=provider)
+    if status:
+        statuses = [s.strip() for s in status.split(",") if s.strip()]
+        unknown = set(statuses) - set(AppointmentStatus.values)
+        if unknown:
+            raise InvalidInput(f"Unknown status: {', '.join(sorted(unknown))}.", field="status")
+        queryset = queryset.filter(status__in=statuses)
+    if start is not None:
+        queryset = queryset.filter(end__gt=start)
+    if end is not None:
+        queryset = queryset.filter(start__lt=end)
+    return queryset
