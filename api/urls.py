@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from api import ops
+from api.billing import cards as billing_cards, invoices as billing_invoices, payments as billing_payments
 from api.clinics.locations import LocationViewSet
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
+from api.webhooks.stripe import StripeWebhookView
 from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 
 class OptionalSlashRouter(SimpleRouter):
@@ -23,12 +25,17 @@ router = OptionalSlashRouter()
 router.register("locations", LocationViewSet, basename="location")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("invoices", billing_invoices.InvoiceViewSet, basename="invoice")
+router.register("payments", billing_payments.PaymentViewSet, basename="payment")
+router.register("refunds", billing_payments.RefundViewSet, basename="refund")
+router.register(billing_cards.ROUTE, billing_cards.PatientPaymentMethodViewSet, "pat-payment-methods")
 router.register("availability", AvailabilityViewSet, basename="availability")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
     re_path(r"^auth/revoke/?$", TokenRevokeView.as_view(), name="auth-revoke"),
+    re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
     path("", include(router.urls)),
 ]
 

@@ -345,6 +345,19 @@ def refunds_list(*, payment_intent_id: str) -> list[RefundResult]:
 
 
 # --- Webhooks ---------------------------------------------------------------------------------
+def payment_intent_from_event(obj: dict) -> PaymentIntentResult:
+    """The PaymentIntent snapshot inside an event (events carry the object as Stripe saw it)."""
+    return _pi(obj)
+
+
+def setup_intent_from_event(obj: dict) -> SetupIntentResult:
+    return _setup_intent(obj)
+
+
+def refund_from_event(obj: dict) -> RefundResult:
+    return _refund(obj)
+
+
 def webhook_event_verify(*, payload: bytes, sig_header: str, tolerance: int = 300) -> dict:
     """Check the Stripe-Signature over the raw body and its age; return the event as plain JSON."""
     secret = settings.STRIPE_WEBHOOK_SECRET

@@ -1,0 +1,56 @@
+"""A patient's card on file: start a SetupIntent, see which card is kept (brand and last 4 only)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.billing import serializers as s
+from api.billing.common import MONEY_READERS, MONEY_TAKERS
+from api.viewsets import ScopedViewSet
+from services.billing import selectors, services
+from services.billing.models import BillingCustomer
+from services.patients.selectors import patient_get
+
+ROUTE = r"patients/(?P<patient_id>pat_[0-9a-z]{20})/payment-methods"
+
+
+class PatientPaymentMethodViewSet(ScopedViewSet):
+    queryset = BillingCustomer.objects.none()  # reached through the patient, never listed
+    read_roles = MONEY_READERS
+    write_roles = MONEY_TAKERS
+    pagination_class = None
+    serializer_class = s.CardOnFileSerializer
+
+    def _patient(self):
+        patient = patient_get(scope=self.scope, public_id=self.kwargs["patient_id"])
+        self.require_role_at(patient.home_location_id)
+        return patient
+
+    @extend_schema(responses={200: s.CardOnFileSerializer(many=True)})
+    def list(self, request, patient_id=None):
+        customer = selectors.card_on_file(patient=self._patient())
+        cards = []
+        if customer is not None:
+            cards.append(
+                {
+                    "brand": customer.card_brand,
+                    "last4": customer.card_last4,
+                    "exp_month": customer.card_exp_month,
+                    "exp_year": customer.card_exp_year,
+                }
+            )
+        return Response({"results": cards})
+
+    @extend_schema(request=None, responses={201: s.SetupResponseSerializer})
+    @action(detail=False, methods=["post"])
+    def setup(self, request, patient_id=None):
+        setup = services.payment_method_setup(actor=request.user, patient=self._patient())
+        return Response(
+            {
+                "client_secret": setup.client_secret,
+                "setup_intent": setup.stripe_setup_intent_id,
+                "card_setup": setup.public_id,
+            },
+            status=status.HTTP_201_CREATED,
+        )

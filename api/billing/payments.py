@@ -1,0 +1,140 @@
+"""Payments and refunds. Only billing staff and org admins move money; managers approve large refunds."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.billing import serializers as s
+from api.billing.common import APPROVERS, MONEY_READERS, MONEY_TAKERS, source_key_from
+from api.viewsets import ScopedViewSet
+from services.billing import selectors, services
+from services.billing.models import Payment, Refund
+
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    description="Retrying with the same key and body returns the same payment and charges nothing more.",
+)
+
+
+class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
+    queryset = Payment.objects.all()
+    read_roles = MONEY_READERS
+    write_roles = MONEY_TAKERS
+    serializer_class = s.PaymentSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Payment.objects.none()
+        return selectors.payment_list(scope=self.scope)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("patient", str),
+            OpenApiParameter("invoice", str),
+            OpenApiParameter("status", str),
+        ],
+        responses={200: s.PaymentSerializer(many=True)},
+    )
+    def list(self, request):
+        queryset = self.get_queryset()
+        params = request.query_params
+        if params.get("patient"):
+            queryset = queryset.filter(patient__public_id=params["patient"])
+        if params.get("invoice"):
+            queryset = queryset.filter(invoice__public_id=params["invoice"])
+        if params.get("status"):
+            queryset = queryset.filter(status=params["status"])
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([s.payment_dict(p) for p in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(s.payment_dict(self.get_object()))
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY], request=s.PaymentCreateSerializer, responses={201: s.PaymentSerializer}
+    )
+    def create(self, request):
+        body = s.PaymentCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        patient, invoice = data["patient"], data.get("invoice")
+        location = data.get("location") or (invoice.location if invoice else patient.home_location)
+        self.require_role_at(location.pk)
+        payment = services.payment_create(
+            actor=request.user,
+            patient=patient,
+            amount=data["amount"],
+            purpose=data.get("purpose") or ("invoice" if invoice else "other"),
+            source_key=source_key_from(request, "payment"),
+            invoice=invoice,
+            payment_method=data.get("payment_method"),
+            off_session=data["off_session"],
+            location=location,
+        )
+        secret = getattr(payment, "client_secret", None)
+        payment = self.get_queryset().get(pk=payment.pk)
+        payment.client_secret = secret
+        return Response(s.payment_dict(payment), status=status.HTTP_201_CREATED)
+
+
+class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
+    queryset = Refund.objects.all()
+    read_roles = MONEY_READERS
+    write_roles = MONEY_TAKERS
+    action_roles = {"approve": APPROVERS, "reject": APPROVERS}
+    serializer_class = s.RefundSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Refund.objects.none()
+        return selectors.refund_list(scope=self.scope)
+
+    def _render(self, refund: Refund, code=status.HTTP_200_OK) -> Response:
+        return Response(s.refund_dict(self.get_queryset().get(pk=refund.pk)), status=code)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("payment", str), OpenApiParameter("status", str)],
+        responses={200: s.RefundSerializer(many=True)},
+    )
+    def list(self, request):
+        queryset = self.get_queryset()
+        if request.query_params.get("payment"):
+            queryset = queryset.filter(payment__public_id=request.query_params["payment"])
+        if request.query_params.get("status"):
+            queryset = queryset.filter(status=request.query_params["status"])
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([s.refund_dict(r) for r in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(s.refund_dict(self.get_object()))
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY], request=s.RefundCreateSerializer, responses={201: s.RefundSerializer}
+    )
+    def create(self, request):
+        body = s.RefundCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        self.require_role_at(data["payment"].location_id)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        refund = services.refund_create(
+            actor=request.user,
+            payment=data["payment"],
+            amount=data["amount"],
+            reason=data["reason"],
+            source_key=source_key_from(request, "refund") if key else None,
+        )
+        return self._render(refund, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.RefundSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, id=None):
+        return self._render(services.refund_approve(actor=request.user, refund=self.get_object()))
+
+    @extend_schema(request=None, responses={200: s.RefundSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, id=None):
+        return self._render(services.refund_reject(actor=request.user, refund=self.get_object()))

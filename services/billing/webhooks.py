@@ -1,0 +1,214 @@
+"""Stripe webhooks: verified and stored once on receipt, applied later by a worker.
+
+`stripe_event_receive` runs in the request: it checks the signature over the raw body, stores
+the event under its unique id (a duplicate changes nothing) and records `stripe.event.received`
+in the outbox, so the answer is fast and processing survives a crash. `stripe_event_process`
+runs in the worker and applies the event through the same forward-only rules as our own calls
+(services/billing/ledger.py), so duplicates and any order end in the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from services.billing import ledger
+from services.billing import stripe_gateway as gateway
+from services.billing.models import Payment, Refund, RefundStatus, StripeEvent
+from services.billing.services.cards import card_setup_apply
+from services.core import clock
+from services.core.ids import new_public_id
+from services.core.outbox import event_record
+from services.organizations.models import Organization
+
+WebhookSignatureInvalid = gateway.WebhookSignatureInvalid
+
+
+def _object(payload: dict) -> dict:
+    return (payload.get("data") or {}).get("object") or {}
+
+
+def _payment_for(obj: dict) -> Payment | None:
+    """Our payment behind a Stripe object: by intent id, charge id, or the id in its metadata."""
+    kind = obj.get("object")
+    intent = obj.get("id") if kind == "payment_intent" else obj.get("payment_intent")
+    charge = obj.get("id") if kind == "charge" else obj.get("charge")
+    query = Q(pk__in=[])
+    if isinstance(intent, str) and intent:
+        query |= Q(stripe_payment_intent_id=intent)
+    if isinstance(charge, str) and charge:
+        query |= Q(stripe_charge_id=charge)
+    metadata = obj.get("metadata") or {}
+    if kind == "payment_intent" and metadata.get("payment"):
+        query |= Q(public_id=metadata["payment"])
+    return Payment.objects.select_related("organization").filter(query).first()
+
+
+def _organization_for(payload: dict) -> Organization | None:
+    obj = _object(payload)
+    public_id = (obj.get("metadata") or {}).get("organization")
+    if public_id:
+        return Organization.objects.filter(public_id=public_id).first()
+    payment = _payment_for(obj)
+    return payment.organization if payment else None
+
+
+def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEvent | None, bool]:
+    """Verify and store one webhook delivery; (event, False) for an id already stored.
+
+    Raises WebhookSignatureInvalid for a bad, missing or stale signature (nothing is stored).
+    """
+    event = gateway.webhook_event_verify(payload=payload, sig_header=sig_header)
+    organization = _organization_for(event)
+    try:
+        with transaction.atomic():
+            row = StripeEvent.objects.create(
+                event_id=event["id"],
+                type=str(event.get("type"))[:80],
+                livemode=bool(event.get("livemode")),
+                payload=event,
+                organization=organization,
+                received_at=clock.now(),
+            )
+            if organization is not None:
+                event_record(
+                    name="stripe.event.received",
+                    organization=organization,
+                    payload={"stripe_event_id": row.pk, "type": row.type},
+                )
+    except IntegrityError:
+        return StripeEvent.objects.filter(event_id=event["id"]).first(), False
+    return row, True
+
+
+# --- Applying events ----------------------------------------------------------------------------
+def _on_payment_intent(obj: dict) -> str:
+    payment = _payment_for(obj)
+    if payment is None:
+        return "unmatched"
+    ledger.payment_intent_apply(payment_id=payment.pk, intent=gateway.payment_intent_from_event(obj))
+    return "applied"
+
+
+def _on_setup_intent(obj: dict) -> str:
+    setup = card_setup_apply(setup_intent=gateway.setup_intent_from_event(obj))
+    return "applied" if setup is not None else "unmatched"
+
+
+def _refund_adopt(payment: Payment, result: gateway.RefundResult) -> None:
+    """Apply Stripe's refund to ours; a refund made outside Chairside (the dashboard) gets a row."""
+    refund = Refund.objects.filter(
+        Q(stripe_refund_id=result.id) | Q(public_id=result.metadata.get("refund") or "-"), payment=payment
+    ).first()
+    if refund is None:
+        with transaction.atomic():
+            ledger.payment_locked(payment.pk)
+            refund = Refund.objects.filter(stripe_refund_id=result.id).first()
+            if refund is None:
+                public_id = new_public_id(Refund.PUBLIC_ID_PREFIX)
+                refund = Refund.objects.create(
+                    public_id=public_id,
+                    organization=payment.organization,
+                    payment=payment,
+                    patient_id=payment.patient_id,
+                    location_id=payment.location_id,
+                    amount=result.amount,
+                    currency=payment.currency,
+                    status=RefundStatus.PENDING,
+                    reason="Refunded outside Chairside.",
+                    idempotency_key=f"refund-{public_id}",
+                    stripe_refund_id=result.id,
+                )
+    ledger.refund_result_apply(refund_id=refund.pk, result=result)
+
+
+def _on_refund(obj: dict) -> str:
+    result = gateway.refund_from_event(obj)
+    payment = _payment_for(obj)
+    if payment is None:
+        refund = Refund.objects.select_related("payment").filter(stripe_refund_id=result.id).first()
+        payment = refund.payment if refund else None
+    if payment is None:
+        return "unmatched"
+    _refund_adopt(payment, result)
+    return "applied"
+
+
+def _on_charge_refunded(obj: dict) -> str:
+    payment = _payment_for(obj)
+    if payment is None:
+        return "unmatched"
+    listed = (obj.get("refunds") or {}).get("data")
+    if listed is None:  # newer API versions leave the list out of the charge: ask Stripe
+        results = gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
+    else:
+        results = [gateway.refund_from_event(r) for r in listed]
+    for result in results:
+        _refund_adopt(payment, result)
+    return "applied"
+
+
+def _dispute(obj: dict, *, won: bool | None) -> str:
+    payment = _payment_for(obj)
+    if payment is None:
+        return "unmatched"
+    with transaction.atomic():
+        payment = ledger.payment_locked(payment.pk)
+        amount = min(int(obj.get("amount") or payment.amount_captured), payment.amount_captured)
+        if won:
+            ledger.dispute_won(payment, dispute_id=obj["id"], amount=amount)
+        else:
+            ledger.dispute_opened(payment, dispute_id=obj["id"], amount=amount)
+    return "applied"
+
+
+HANDLERS: dict[str, Callable[[dict], str]] = {
+    "payment_intent.succeeded": _on_payment_intent,
+    "payment_intent.payment_failed": _on_payment_intent,
+    "payment_intent.requires_action": _on_payment_intent,
+    "payment_intent.canceled": _on_payment_intent,
+    "payment_intent.processing": _on_payment_intent,
+    "setup_intent.succeeded": _on_setup_intent,
+    "setup_intent.setup_failed": _on_setup_intent,
+    "setup_intent.requires_action": _on_setup_intent,
+    "charge.refunded": _on_charge_refunded,
+    "refund.created": _on_refund,
+    "refund.updated": _on_refund,
+    "refund.failed": _on_refund,
+    "charge.refund.updated": _on_refund,
+    "charge.dispute.created": lambda obj: _dispute(obj, won=None),
+    "charge.dispute.closed": lambda obj: _dispute(obj, won=obj.get("status") == "won"),
+}
+
+
+@transaction.atomic
+def stripe_event_process(*, event_id: int) -> str:
+    """Apply one stored event once; returns its outcome (applied, ignored, unmatched)."""
+    event = StripeEvent.objects.select_for_update().get(pk=event_id)
+    if event.processed_at is not None:
+        return event.outcome
+    handler = HANDLERS.get(event.type)
+    event.outcome = handler(_object(event.payload)) if handler else "ignored"
+    event.attempts += 1
+    event.processed_at = clock.now()
+    event.save(update_fields=["outcome", "attempts", "processed_at"])
+    return event.outcome
+
+
+def stripe_events_process_pending(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
+    """Scheduled sweep: events whose worker message was lost, or whose practice was unknown on receipt."""
+    cutoff = clock.now() - older_than
+    ids = list(
+        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        try:
+            stripe_event_process(event_id=pk)
+        except gateway.GatewayError as exc:
+            StripeEvent.objects.filter(pk=pk).update(last_error=exc.message[:500])
+    return len(ids)
