@@ -12,6 +12,9 @@ from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
 from api.webhooks.stripe import StripeWebhookView
 from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
+from api.portal.staff import PortalAccountViewSet
+from api.waitlist import views as waitlist_views
+from api.waitlist.policy import WaitlistPolicyViewSet
 
 class OptionalSlashRouter(SimpleRouter):
     """API.md: every path works with and without a trailing slash (POST included, no redirect)."""
@@ -31,10 +34,15 @@ router.register("refunds", billing_payments.RefundViewSet, basename="refund")
 router.register(billing_cards.ROUTE, billing_cards.PatientPaymentMethodViewSet, "pat-payment-methods")
 router.register("availability", AvailabilityViewSet, basename="availability")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
+router.register("spravato-eligibility", waitlist_views.SpravatoEligibilityViewSet, "spravato-eligibility")
+router.register("waitlist-policies", WaitlistPolicyViewSet, basename="waitlist-policy")
+router.register("portal-accounts", PortalAccountViewSet, basename="portal-account")
 
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
     re_path(r"^auth/revoke/?$", TokenRevokeView.as_view(), name="auth-revoke"),
+    path("portal/", include("api.portal.urls")),
     re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
     path("", include(router.urls)),
 ]
@@ -45,6 +53,7 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    path("portal/", include("api.portal.pages")),
 ]
 
 handler400 = "api.errors.handler400"

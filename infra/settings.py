@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "services.patients",
     "services.scheduling",
     "services.billing",
+    "services.portal",
+    "services.waitlist",
 ]
 
 MIDDLEWARE = [

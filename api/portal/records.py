@@ -1,0 +1,112 @@
+"""The patient's own appointments and invoices, as lean dicts (constant queries per page)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+
+from api.pagination import CreatedCursorPagination
+from api.permissions import IsPatient
+from services.portal.selectors import portal_appointments, portal_invoices
+
+
+class StartCursorPagination(CreatedCursorPagination):
+    ordering = ("start", "id")
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+class PortalAppointmentsView(generics.ListAPIView):
+    """My appointments, soonest first; `?status=booked` filters."""
+
+    permission_classes = [IsPatient]
+    pagination_class = StartCursorPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        return portal_appointments(user=self.request.user, status=self.request.query_params.get("status"))
+
+    @extend_schema(parameters=[OpenApiParameter("status", str)], responses={200: dict})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(
+            self.get_queryset().values(
+                "id",
+                "public_id",
+                "start",
+                "end",
+                "status",
+                "location__public_id",
+                "location__name",
+                "location__timezone",
+                "location__address",
+                "service__name",
+                "series__public_id",
+            )
+        )
+        rows = [
+            {
+                "id": row["public_id"],
+                "start": _iso(row["start"]),
+                "end": _iso(row["end"]),
+                "status": row["status"],
+                "service": row["service__name"],
+                "series": row["series__public_id"],
+                "location": {
+                    "id": row["location__public_id"],
+                    "name": row["location__name"],
+                    "timezone": row["location__timezone"],
+                    "address": row["location__address"],
+                },
+            }
+            for row in page
+        ]
+        return self.get_paginated_response(rows)
+
+
+class PortalInvoicesView(generics.ListAPIView):
+    """My invoices with what is paid and what is still owed."""
+
+    permission_classes = [IsPatient]
+    filter_backends = []
+
+    def get_queryset(self):
+        return portal_invoices(user=self.request.user)
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(
+            self.get_queryset().values(
+                "id",
+                "created_at",
+                "public_id",
+                "status",
+                "currency",
+                "total_amount",
+                "amount_paid",
+                "issued_at",
+                "location__public_id",
+                "location__name",
+            )
+        )
+        rows = [
+            {
+                "id": row["public_id"],
+                "status": row["status"],
+                "issued_at": _iso(row["issued_at"]),
+                "total": {"amount": row["total_amount"], "currency": row["currency"]},
+                "paid": {"amount": row["amount_paid"], "currency": row["currency"]},
+                "balance": {
+                    "amount": max(row["total_amount"] - row["amount_paid"], 0),
+                    "currency": row["currency"],
+                },
+                "location": {"id": row["location__public_id"], "name": row["location__name"]},
+            }
+            for row in page
+        ]
+        return self.get_paginated_response(rows)

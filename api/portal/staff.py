@@ -1,0 +1,78 @@
+"""Staff matching portal accounts to the clinic's patient records: `/api/v1/portal-accounts`."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api.permissions import CLINICAL
+from api.serializers import PublicIdField, StrictSerializer
+from api.viewsets import ScopedViewSet
+from services.patients.models import Patient
+from services.portal import services
+from services.portal.models import PortalAccount
+
+
+def account_row(account: PortalAccount, patient_id: str | None) -> dict:
+    return {
+        "id": account.public_id,
+        "name": account.user.name,
+        "email": account.user.email,
+        "date_of_birth": account.date_of_birth.isoformat(),
+        "email_verified": account.email_verified,
+        "patient": patient_id,
+        "created_at": account.created_at.isoformat(),
+    }
+
+
+class LinkSerializer(StrictSerializer):
+    patient = PublicIdField(model=Patient, scope_location_field="home_location")
+
+
+class PortalAccountViewSet(mixins.ListModelMixin, ScopedViewSet):
+    """Self-registered accounts of the practice (`?email=`, `?linked=false`), and linking one to a
+    patient record the caller can see."""
+
+    queryset = PortalAccount.objects.select_related("user__patient").order_by("created_at")
+    location_field = None
+    read_roles = CLINICAL
+    write_roles = CLINICAL
+    filter_backends = []
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        email = self.request.query_params.get("email")
+        if email:
+            queryset = queryset.filter(user__email__iexact=email.strip())
+        linked = self.request.query_params.get("linked")
+        if linked in ("true", "false"):
+            queryset = queryset.filter(user__patient__isnull=linked == "false")
+        return queryset
+
+    @staticmethod
+    def _patient_id(account):
+        patient = getattr(account.user, "patient", None)
+        return patient.public_id if patient else None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("email", str), OpenApiParameter("linked", bool)], responses={200: dict}
+    )
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([account_row(a, self._patient_id(a)) for a in page])
+
+    @extend_schema(responses={200: dict})
+    def retrieve(self, request, id=None):
+        account = self.get_object()
+        return Response(account_row(account, self._patient_id(account)))
+
+    @extend_schema(request=LinkSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def link(self, request, id=None):
+        account = self.get_object()
+        serializer = LinkSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        patient = serializer.validated_data["patient"]
+        self.require_role_at(patient.home_location_id)
+        services.portal_account_link(actor=request.user, account=account, patient=patient)
+        return Response(account_row(account, patient.public_id))

@@ -1,0 +1,46 @@
+"""End-to-end tests: the real Redis broker in a test namespace, a real Dramatiq worker thread, and
+(for the portal page) headless Chromium from Debian's packages, installed here when missing."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import dramatiq
+import pytest
+
+from tests.workers.support import NAMESPACE
+from workers import outbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(autouse=True)
+def events_broker(settings, tmp_path):
+    broker = dramatiq.get_broker()
+    previous = broker.namespace
+    broker.namespace = NAMESPACE
+    broker.flush_all()  # nothing left over from an earlier test's namespace
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    outbox.breaker.reset()
+    yield broker
+    broker.namespace = previous
+
+
+@pytest.fixture(scope="session")
+def chromium_paths():
+    """Debian's chromium and chromium-driver; installed with apt-get when absent (needs root)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        apt = shutil.which("apt-get")
+        print("\n[e2e] /usr/bin/chromium or chromedriver missing: installing Debian's chromium and chromium-driver")
+        if apt is None:
+            pytest.fail("Headless Chromium is needed: install the Debian packages chromium and chromium-driver.")
+        subprocess.run([apt, "update"], check=False)
+        result = subprocess.run([apt, "install", "-y", "chromium", "chromium-driver"],
+                                env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        if result.returncode != 0 or not CHROMIUM.exists():
+            pytest.fail("Could not install chromium and chromium-driver with apt-get (root and the Debian "
+                        "mirror are needed); install them by hand.")
+    return CHROMIUM, CHROMEDRIVER
