@@ -4,9 +4,10 @@ Signing in stores the same bearer token the API issues in an HttpOnly, SameSite=
 so a tampered cookie is just "signed out"); forms are CSRF-protected. No JavaScript, no build step.
 """
 
-from datetime import date
+from datetime import date, datetime
 from functools import wraps
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.core import signing
 from django.shortcuts import redirect, render
@@ -41,6 +42,23 @@ NOTICES = {
     "reset_sent": "If an account has this address, a reset link is on its way.",
     "reset_done": "Your password is changed. Sign in with the new one.",
 }
+
+
+def _local_label(value, zone: str) -> str:
+    local = value.astimezone(ZoneInfo(zone))
+    return local.strftime("%a %b %-d, %Y, %-I:%M %p ") + local.tzname()
+
+
+def _display(offer: dict) -> dict:
+    """The API's offer, with times as a patient reads them (clinic time, words)."""
+    zone = offer["location"]["timezone"]
+    return {
+        **offer,
+        "expires_label": _local_label(datetime.fromisoformat(offer["expires_at"]), zone),
+        "sessions": [
+            {**s, "label": _local_label(datetime.fromisoformat(s["start"]), zone)} for s in offer["sessions"]
+        ],
+    }
 
 
 def _user(request) -> User | None:
@@ -200,7 +218,17 @@ def _dashboard(request, error: str | None = None, status: int = 200):
     clinics = Location.objects.filter(
         organization_id=user.organization_id, rems_certified=True, active=True
     ).order_by("name")
-    appointments = portal_appointments(user=user).select_related("location", "service").order_by("start")[:50]
+    appointments = [
+        {
+            "when": _local_label(a.start, a.location.timezone),
+            "service": a.service.name,
+            "location": a.location.name,
+            "status": a.status,
+        }
+        for a in portal_appointments(user=user).select_related("location", "service").order_by("start")[:50]
+    ]
+    if entry and entry["offer"]:
+        entry["offer"] = _display(entry["offer"])
     return render(
         request,
         "portal/dashboard.html",
@@ -277,7 +305,7 @@ def offer_page(request, offer_id):
         return render(
             request, "portal/message.html", {"title": "Not found", "message": "No such offer."}, status=404
         )
-    return render(request, "portal/offer.html", {"offer": offer_data(offer)})
+    return render(request, "portal/offer.html", {"offer": _display(offer_data(offer))})
 
 
 @patient_page

@@ -34,13 +34,35 @@ def chromium_paths():
     """Debian's chromium and chromium-driver; installed with apt-get when absent (needs root)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         apt = shutil.which("apt-get")
-        print("\n[e2e] /usr/bin/chromium or chromedriver missing: installing Debian's chromium and chromium-driver")
+        print(
+            "\n[e2e] /usr/bin/chromium or chromedriver missing: installing chromium and chromium-driver"
+        )
         if apt is None:
-            pytest.fail("Headless Chromium is needed: install the Debian packages chromium and chromium-driver.")
+            pytest.fail(
+                "Headless Chromium is needed: install the Debian packages chromium and chromium-driver."
+            )
         subprocess.run([apt, "update"], check=False)
-        result = subprocess.run([apt, "install", "-y", "chromium", "chromium-driver"],
-                                env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        result = subprocess.run(
+            [apt, "install", "-y", "chromium", "chromium-driver"],
+            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
         if result.returncode != 0 or not CHROMIUM.exists():
-            pytest.fail("Could not install chromium and chromium-driver with apt-get (root and the Debian "
-                        "mirror are needed); install them by hand.")
+            pytest.fail(
+                "Could not install chromium and chromium-driver with apt-get (root and the Debian "
+                "mirror are needed); install them by hand."
+            )
     return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, django_db_blocker):
+    """pytest-django's live server, with a STATIC_URL: Django's live-server handler parses it even
+    though the API serves no static files (the portal page inlines its styles)."""
+    from django.conf import settings
+    from pytest_django.live_server_helper import LiveServer
+
+    if not settings.STATIC_URL:
+        settings.STATIC_URL = "/static/"
+    server = LiveServer("localhost")
+    yield server
+    server.stop()

@@ -28,8 +28,13 @@ def blocked_clinic():
     clinic = spravato_clinic(org)
     desk = staff_with_role("front_desk", location=clinic.location)
     other = PatientFactory(home_location=clinic.location, cleared=True)
-    booking = appointment_book(actor=desk, patient=other, service=clinic.service, location=clinic.location,
-                               start=clinic.local(MONDAY_27))
+    booking = appointment_book(
+        actor=desk,
+        patient=other,
+        service=clinic.service,
+        location=clinic.location,
+        start=clinic.local(MONDAY_27),
+    )
     return clinic, desk, booking
 
 
@@ -43,11 +48,17 @@ def test_cancel_offer_expire_cascade_accept():
 
     with running_worker(threads=2):
         started = time.monotonic()
-        response = client_for(desk).post(f"/api/v1/appointments/{booking.public_id}/cancel",
-                                         {"reason": "patient moved away"}, format="json")
+        response = client_for(desk).post(
+            f"/api/v1/appointments/{booking.public_id}/cancel",
+            {"reason": "patient moved away"},
+            format="json",
+        )
         assert response.status_code == 200, response.content
-        offer = wait_for(lambda: WaitlistOffer.objects.filter(entry=first).first(), timeout=10,
-                         what="an offer for the first patient")
+        offer = wait_for(
+            lambda: WaitlistOffer.objects.filter(entry=first).first(),
+            timeout=10,
+            what="an offer for the first patient",
+        )
         assert time.monotonic() - started < 5
         assert offer.trigger == "appointment.cancelled" and offer.freed_at is not None
         assert offer.holds.count() == 8
@@ -57,8 +68,11 @@ def test_cancel_offer_expire_cascade_accept():
         later = offer.expires_at + timedelta(seconds=1)
         clock.set_clock(lambda: later)
         waitlist_offers_tick()
-        cascade = wait_for(lambda: WaitlistOffer.objects.filter(entry=second).first(), timeout=10,
-                           what="an offer for the second patient")
+        cascade = wait_for(
+            lambda: WaitlistOffer.objects.filter(entry=second).first(),
+            timeout=10,
+            what="an offer for the second patient",
+        )
         offer.refresh_from_db()
         assert offer.status == "expired" and cascade.status == "open"
         assert cascade.first_start == offer.first_start  # the same course, passed on
