@@ -65,10 +65,15 @@ def test_3ds_payment_returns_the_client_secret(billing_client, patient):
         "payment_method": stripe_browser.card(stripe_browser.CARD_3DS),
         "purpose": "package",
     }
-    response = billing_client.post("/api/v1/payments", body, format="json")
+    response = billing_client.post("/api/v1/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="3ds-1")
     assert response.status_code == 201
     data = response.json()
     assert data["status"] == "requires_action" and data["client_secret"]
+    retry = billing_client.post("/api/v1/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="3ds-1").json()
+    assert retry["id"] == data["id"] and retry["client_secret"] == data["client_secret"]
+    stripe_browser.authenticate(data["client_secret"].split("_secret_")[0], data["client_secret"])
+    done = billing_client.post("/api/v1/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="3ds-1").json()
+    assert done["status"] == "succeeded" and "client_secret" not in done
 
 
 def test_declined_payment_is_reported(billing_client, patient):

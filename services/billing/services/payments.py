@@ -51,9 +51,12 @@ def payment_create(
     3-D Secure fails (`authentication_required`) instead of asking. Paying an invoice pays it down.
     The payment is taken at `location` (default: the invoice's clinic, else the patient's home).
 
-    Returns the Payment; `payment.client_secret` is set when the patient's browser has a step to do.
-    Raises InvalidInput, RuleViolation (the invoice is not open or would be overpaid), Conflict
-    (the source_key was used for another payment), PaymentGatewayUnavailable.
+    Returns the Payment: `succeeded`, `failed` (a decline is a result, with `failure_code` and
+    Stripe's `failure_message`, and `payment.failed` is announced), `requires_action` with
+    `payment.client_secret` set for the patient's browser, or `pending` (deferred, or Stripe did not
+    answer: it is finished later). Raises InvalidInput, RuleViolation (the invoice is not open or
+    would be overpaid), Conflict (the source_key was used for another payment),
+    PaymentGatewayUnavailable (Stripe unreachable; the payment stays pending and is retried).
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("Amount must be a positive number of minor units.", field="amount")
@@ -113,6 +116,8 @@ def payment_create(
     if deferred:
         transaction.on_commit(lambda: payment_process(payment_id=payment.pk, payment_method=payment_method))
         return payment
+    if not created and payment.status == PaymentStatus.REQUIRES_ACTION:
+        return payment_sync(payment=payment)  # a retry: the patient may have finished, or needs the secret
     if not created and payment.status != PaymentStatus.PENDING:
         return payment
     return payment_process(payment_id=payment.pk, payment_method=payment_method)
@@ -198,5 +203,11 @@ def payment_sync(*, payment: Payment) -> Payment:
     """Ask Stripe how a payment went (after 3-D Secure, or when a webhook is late)."""
     if not payment.stripe_payment_intent_id:
         return payment_process(payment_id=payment.pk)
-    intent = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
-    return ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
+    try:
+        intent = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    except gateway.GatewayError as exc:
+        raise PaymentGatewayUnavailable(f"Stripe did not answer: {exc.message}")
+    payment = ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        payment.client_secret = intent.client_secret
+    return payment
