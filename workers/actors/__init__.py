@@ -1,0 +1,1 @@
+"""Per-domain actor registrations; each module registers its handlers with workers.registry."""
