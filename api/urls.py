@@ -10,6 +10,7 @@ from api.clinics.locations import LocationViewSet
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
+from api.patients.views import PatientViewSet
 from api.webhooks.stripe import StripeWebhookView
 from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 from api.portal.staff import PortalAccountViewSet
@@ -28,6 +29,7 @@ router = OptionalSlashRouter()
 router.register("locations", LocationViewSet, basename="location")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("patients", PatientViewSet, basename="patient")
 router.register("invoices", billing_invoices.InvoiceViewSet, basename="invoice")
 router.register("payments", billing_payments.PaymentViewSet, basename="payment")
 router.register("refunds", billing_payments.RefundViewSet, basename="refund")

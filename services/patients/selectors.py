@@ -23,7 +23,7 @@ def validity_days() -> int:
 
 
 def patient_list(
-    *, scope: Scope, q: str = "", home_location_id: int | None = None, archived: bool = False
+    *, scope: Scope, q: str = "", home_location: str | None = None, archived: bool = False
 ) -> QuerySet[Patient]:
     """The caller's patients, optionally searched by name or email, active unless `archived`."""
     queryset = scope.filter(
@@ -32,8 +32,8 @@ def patient_list(
     queryset = queryset.filter(archived_at__isnull=not archived)
     if q:
         queryset = queryset.filter(Q(name__icontains=q) | Q(email__icontains=q))
-    if home_location_id is not None:
-        queryset = queryset.filter(home_location_id=home_location_id)
+    if home_location:  # a location id; another practice's or clinic's simply matches nothing
+        queryset = queryset.filter(home_location__public_id=home_location)
     return queryset
 
 
@@ -56,43 +56,62 @@ def required_tests(screening: Screening) -> dict[str, date | None]:
     return tests
 
 
+def local_date(location, at: datetime) -> date:
+    return at.astimezone(zoneinfo.ZoneInfo(location.timezone)).date()
+
+
+def screening_validity_start(screening: Screening) -> tuple[date, str] | None:
+    """The day a clearance's validity counts from, and what dates it: the oldest required test.
+
+    API.md lets a clinician clear with only contraindications and a status; a required test not on
+    record then dates the clearance from the day it was given, so no clearance lasts for ever.
+    """
+    starts = [
+        (taken, f"the {_TEST_LABELS[name]} of {taken.isoformat()}")
+        for name, taken in required_tests(screening).items()
+        if taken is not None
+    ]
+    if len(starts) < len(required_tests(screening)):
+        if screening.cleared_at is None:
+            return None
+        cleared_on = local_date(screening.patient.home_location, screening.cleared_at)
+        starts.append((cleared_on, f"the clearance of {cleared_on.isoformat()}"))
+    return min(starts, key=lambda item: item[0])
+
+
 def screening_valid_until(screening: Screening) -> date | None:
-    """The last day the recorded tests support a clearance; None while a required test is missing."""
-    dates = required_tests(screening).values()
-    if any(d is None for d in dates):
-        return None
-    return min(dates) + timedelta(days=validity_days())
-
-
-def _local_date(screening: Screening, at: datetime) -> date:
-    return at.astimezone(zoneinfo.ZoneInfo(screening.patient.home_location.timezone)).date()
+    """The last day a cleared screening allows screened services; None when not cleared."""
+    start = screening_validity_start(screening) if screening.status == ScreeningStatus.CLEARED else None
+    return start[0] + timedelta(days=validity_days()) if start else None
 
 
 def screening_block_reason(*, screening: Screening | None, at: datetime | None = None) -> str | None:
     """Why a screened service cannot be booked for this patient at `at`, or None when it can.
 
-    A patient is bookable when a clinician has cleared the screening and its tests are still valid
-    on the day of the treatment (in the home clinic's zone).
+    A patient is bookable when the screening is cleared and still valid on the day of the
+    treatment in the home clinic's zone.
     """
     if screening is None or screening.status == ScreeningStatus.PENDING:
-        return "patient screening is pending — intake screening must be completed and cleared by a clinician"
+        return "patient screening is pending — intake screening must be completed and cleared"
     if screening.status == ScreeningStatus.FLAGGED:
         reasons = ", ".join(screening.findings()) or "flagged by staff"
         return f"patient screening is flagged: {reasons} — a clinician must clear it"
-    tests = required_tests(screening)
-    for name, taken in tests.items():
-        if taken is None:
-            return f"patient screening has no {_TEST_LABELS[name]} on record — repeat the intake tests"
-    day = _local_date(screening, at or clock.now())
-    name, oldest = min(tests.items(), key=lambda item: item[1])
-    if oldest + timedelta(days=validity_days()) < day:
+    start = screening_validity_start(screening)
+    if start is None:
+        return "patient screening has no clearance date on record — it must be cleared again"
+    day = local_date(screening.patient.home_location, at or clock.now())
+    if start[0] + timedelta(days=validity_days()) < day:
         return (
-            f"patient screening has expired: the {_TEST_LABELS[name]} of {oldest.isoformat()} is older than "
-            f"{validity_days()} days — repeat the intake tests"
+            f"patient screening has expired: {start[1]} is older than {validity_days()} days"
+            " — repeat the intake tests and clear it again"
         )
     return None
 
 
 def screening_for(*, patient: Patient) -> Screening | None:
     """The patient's screening read fresh, with what the validity rules need in the same query."""
-    return Screening.objects.select_related("patient__home_location").filter(patient_id=patient.pk).first()
+    return (
+        Screening.objects.select_related("patient__home_location", "cleared_by")
+        .filter(patient_id=patient.pk)
+        .first()
+    )

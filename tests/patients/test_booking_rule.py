@@ -101,14 +101,26 @@ def test_validity_ends_at_the_end_of_the_day_in_the_home_clinic_zone(location, k
     refusal(patient, ketamine, at=datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC")))
 
 
-def test_pregnancy_test_is_required_only_where_applicable(location, ketamine):
-    patient = PatientFactory(home_location=location, cleared=True)
+def test_pregnancy_test_counts_only_where_applicable(location, ketamine):
+    """A required test not on record dates the clearance from the day it was given."""
+    patient = PatientFactory(
+        home_location=location, cleared=True, screening__cleared_at=clock.now() - timedelta(days=400)
+    )
     patient.screening.pregnancy_test_result, patient.screening.pregnancy_test_date = "", None
     patient.screening.save()
-    assert "no pregnancy test on record" in refusal(patient, ketamine).detail
+    assert "the clearance of" in refusal(patient, ketamine).detail
     patient.pregnancy_test_applicable = False
     patient.save()
     screening_require_cleared(patient=patient, service=ketamine)
+
+
+def test_clearance_without_tests_lasts_the_validity_from_the_clearance(location, ketamine):
+    patient = PatientFactory(home_location=location, screening=None)
+    ScreeningFactory(
+        patient=patient, organization=patient.organization, status="cleared", cleared_at=clock.now()
+    )
+    screening_require_cleared(patient=patient, service=ketamine)
+    assert "expired" in refusal(patient, ketamine, at=clock.now() + timedelta(days=366)).detail
 
 
 def test_the_check_reads_the_screening_fresh(location, ketamine):
