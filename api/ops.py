@@ -1,11 +1,16 @@
 """Liveness and readiness for load balancers and orchestrators; no authentication, no data."""
 
-from django.http import JsonResponse
+import hmac
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 
 from api.errors import PROBLEM_CONTENT_TYPE, problem
+from services.core import metrics as core_metrics
 from services.core.health import run_checks
 
 
@@ -28,3 +33,18 @@ def readyz(request):
     failing = ", ".join(name for name, c in checks.items() if not c["ok"])
     body = problem(503, f"Not ready: {failing}.", checks=checks)
     return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+
+
+@require_GET
+def metrics(request):
+    """Prometheus text format: outbox backlog, jobs per actor, scheduler ticks, queues and workers.
+
+    Counts only, never ids or names. With METRICS_TOKEN set, the scraper sends it as a bearer token.
+    """
+    if settings.METRICS_TOKEN:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied.encode(), settings.METRICS_TOKEN.encode()):
+            return JsonResponse(
+                problem(401, "Metrics need the scrape token."), status=401, content_type=PROBLEM_CONTENT_TYPE
+            )
+    return HttpResponse(core_metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

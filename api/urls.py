@@ -52,6 +52,7 @@ api_v1 = [
 urlpatterns = [
     re_path(r"^healthz/?$", ops.healthz, name="healthz"),
     re_path(r"^readyz/?$", ops.readyz, name="readyz"),
+    re_path(r"^metrics/?$", ops.metrics, name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),

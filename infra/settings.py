@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "services.billing",
     "services.portal",
     "services.waitlist",
+    "services.notifications",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +177,23 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.fileb
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Chairside <no-reply@chairside.local>")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Events, workers and the scheduler (issue #3) -------------------------------------------
+# The broker defaults to REDIS_URL; a separate URL lets production split cache and queues.
+DRAMATIQ_BROKER_URL = os.environ.get("DRAMATIQ_BROKER_URL", REDIS_URL)
+DRAMATIQ_NAMESPACE = os.environ.get("DRAMATIQ_NAMESPACE", "dramatiq")
+DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env_int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", 60_000)  # then a dead worker's jobs requeue
+DRAMATIQ_DEAD_MESSAGE_TTL_DAYS = env_int("DRAMATIQ_DEAD_MESSAGE_TTL_DAYS", 7)
+# Kept longer than dead letters live, so a re-driven message still finds its processed-event rows.
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 14)
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
+OUTBOX_READY_MAX_AGE_SECONDS = env_int("OUTBOX_READY_MAX_AGE_SECONDS", 300)  # /readyz fails past this lag
+SCHEDULER_TICK_SECONDS = env_int("SCHEDULER_TICK_SECONDS", 1)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # when set, /metrics wants "Authorization: Bearer <it>"
+SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "services.notifications.sms.LocalFileSmsProvider")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(DATA_DIR / "sms"))
+NOTIFICATION_QUIET_HOURS = os.environ.get("NOTIFICATION_QUIET_HOURS", "21:00-08:00")  # clinic-local
 
 # --- Logging: JSON lines with the request id; never request bodies (they carry PHI) ----------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -1,3 +1,3 @@
-"""Entry point for `dramatiq workers.tasks`: imports the broker and every actor module."""
+"""Entry point for `dramatiq workers.tasks`: the broker and every actor (the handler registry)."""
 
-from workers import broker  # noqa: F401
+from workers import broker, registry  # noqa: F401

@@ -65,7 +65,44 @@ class OutboxEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(
-                fields=["occurred_at"], name="outbox_undispatched", condition=models.Q(dispatched_at__isnull=True)
+                fields=["occurred_at"],
+                name="outbox_undispatched",
+                condition=models.Q(dispatched_at__isnull=True),
             ),
             models.Index(fields=["dispatched_at"], name="outbox_dispatched_at"),
         ]
+
+
+class ProcessedEvent(models.Model):
+    """One row per (event, handler) that has run: written in the handler's own transaction.
+
+    A redelivered event finds its row and changes nothing; a handler that failed left no row (its
+    transaction rolled back), so the retry runs it again. Pruned with the outbox.
+    """
+
+    event_id = models.UUIDField()
+    handler = models.CharField(max_length=128)
+    processed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id", "handler"], name="processed_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.handler} {self.event_id}"
+
+
+class SchedulerMark(models.Model):
+    """When a periodic job last fired, per job and, for clinic-local jobs, per clinic.
+
+    `slot` is the scheduled instant the firing was for (07:00 in the clinic's zone on some day), so
+    a scheduler that was down at 07:00 fires that slot once when it is back, and never twice.
+    """
+
+    key = models.CharField(max_length=160, unique=True)  # "<job>" or "<job>@<location pk>"
+    job = models.CharField(max_length=128)
+    location = models.ForeignKey("clinics.Location", null=True, on_delete=models.CASCADE, related_name="+")
+    slot = models.DateTimeField()
+    fired_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.slot.isoformat()}"
