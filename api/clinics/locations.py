@@ -1,9 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.permissions import ALL_STAFF, MANAGERS, ORG_ADMIN
 from api.serializers import MoneyField, StrictModelSerializer
 from api.viewsets import ConfigViewSet
-from services.clinics import services
+from services.clinics import selectors, services
 from services.clinics.models import Location
 
 
@@ -18,11 +19,21 @@ class ClosureSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, required=False)
 
 
+@extend_schema_field(OpeningHoursSerializer(many=True))
+class OpeningHoursField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(ClosureSerializer(many=True))
+class ClosuresField(serializers.JSONField):
+    pass
+
+
 class LocationSerializer(StrictModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     # Shapes are checked in services.clinics.validation so the rule and its message live once.
-    opening_hours = serializers.JSONField(required=False)
-    closures = serializers.JSONField(required=False)
+    opening_hours = OpeningHoursField(required=False)
+    closures = ClosuresField(required=False)
     cancellation_fee = MoneyField(source="cancellation_fee_amount", required=False)
     no_show_fee = MoneyField(source="no_show_fee_amount", required=False)
 
@@ -31,8 +42,9 @@ class LocationSerializer(StrictModelSerializer):
         fields = [
             "id", "name", "timezone", "state", "address", "phone", "opening_hours", "closures",
             "rems_certified", "rems_certification_id", "rems_certification_expires", "nurse_chair_ratio",
-            "cancellation_notice_hours", "cancellation_fee", "no_show_fee", "active", "created_at", "updated_at",
-        ]
+            "cancellation_notice_hours", "cancellation_fee", "no_show_fee", "active", "created_at",
+            "updated_at",
+        ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_opening_hours(self, value):
@@ -56,6 +68,9 @@ class LocationViewSet(ConfigViewSet):
     write_roles = MANAGERS
     action_roles = {"create": ORG_ADMIN, "destroy": ORG_ADMIN}
     filterset_fields = ["state", "rems_certified", "active"]
+
+    def get_queryset(self):
+        return selectors.location_list(scope=self.scope).order_by("created_at")
 
     def object_location_id(self, obj):
         return obj.pk

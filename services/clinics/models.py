@@ -1,10 +1,13 @@
 """Clinics (locations), their chairs, providers and shifts, and the service catalogue."""
 
+from datetime import date
+
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.db import models
 from django.db.models import Func
 
+from services.core import clock
 from services.core.models import PublicIdModel
 
 
@@ -24,7 +27,9 @@ class IdRange(Func):
 class Location(PublicIdModel):
     PUBLIC_ID_PREFIX = "loc"
 
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="locations")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="locations"
+    )
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64)
     state = models.CharField(max_length=2)
@@ -65,7 +70,9 @@ class Chair(PublicIdModel):
     out_of_service = models.JSONField(default=list)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["location", "name"], name="chair_name_unique_per_location")]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "name"], name="chair_name_unique_per_location")
+        ]
 
 
 class ProviderRole(models.TextChoices):
@@ -77,7 +84,9 @@ class ProviderRole(models.TextChoices):
 
 
 # Roles that can watch a monitored session; they count toward the clinic's nurse:chair ratio.
-MONITORING_ROLES = frozenset({ProviderRole.REGISTERED_NURSE, ProviderRole.NURSE_PRACTITIONER, ProviderRole.CRNA})
+MONITORING_ROLES = frozenset(
+    {ProviderRole.REGISTERED_NURSE, ProviderRole.NURSE_PRACTITIONER, ProviderRole.CRNA}
+)
 
 
 class Provider(PublicIdModel):
@@ -93,7 +102,23 @@ class Provider(PublicIdModel):
     calendar_secret = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "npi"], name="provider_npi_unique_per_org")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "npi"], name="provider_npi_unique_per_org")
+        ]
+
+    def licensed_on(self, day: date) -> list[str]:
+        """States where the provider holds a licence still valid on `day` (expiry date inclusive)."""
+        return sorted(
+            {
+                lic["state"]
+                for lic in self.licences
+                if lic.get("expires") is None or date.fromisoformat(lic["expires"]) >= day
+            }
+        )
+
+    @property
+    def licensed_states(self) -> list[str]:
+        return self.licensed_on(clock.now().date())
 
 
 class Shift(PublicIdModel):
@@ -108,9 +133,12 @@ class Shift(PublicIdModel):
     end = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["location", "start"])]
+        # (provider, start) serves a provider's schedule by date; the exclusion index cannot.
+        indexes = [models.Index(fields=["location", "start"]), models.Index(fields=["provider", "start"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="shift_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="shift_end_after_start"
+            ),
             ExclusionConstraint(
                 name="shift_no_provider_overlap",
                 expressions=[
@@ -157,3 +185,6 @@ class ServicePrice(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["service", "location"], name="service_price_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}@{self.location_id}: {self.price_amount}"

@@ -2,7 +2,7 @@
 
 import re
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from services.clinics.models import Capability, ProviderRole
 from services.core.errors import InvalidInput
@@ -20,7 +20,9 @@ def check_timezone(value: str, field: str = "timezone") -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
         raise InvalidInput(f"Unknown IANA time zone '{value}'.", field=field)
     if "/" not in value:  # "UTC", "EST" and friends: a clinic needs a real place's rules
-        raise InvalidInput(f"Use a location time zone such as America/Los_Angeles, not '{value}'.", field=field)
+        raise InvalidInput(
+            f"Use a location time zone such as America/Los_Angeles, not '{value}'.", field=field
+        )
     return value
 
 
@@ -81,7 +83,9 @@ def check_capabilities(values: list[str], field: str = "capabilities") -> list[s
     allowed = set(Capability.values)
     for value in values:
         if value not in allowed:
-            raise InvalidInput(f"Unknown capability '{value}'; use one of {', '.join(sorted(allowed))}.", field=field)
+            raise InvalidInput(
+                f"Unknown capability '{value}'; use one of {', '.join(sorted(allowed))}.", field=field
+            )
     return sorted(set(values))
 
 
@@ -118,3 +122,75 @@ def check_interval(start: datetime, end: datetime, field: str = "end") -> None:
         raise InvalidInput("Times need a UTC offset.", field=field)
     if end <= start:
         raise InvalidInput("end must be after start.", field=field)
+
+
+def _parse_aware(value, field: str) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput("Use an ISO 8601 time with a UTC offset.", field=field)
+    if parsed.tzinfo is None:
+        raise InvalidInput("Times need a UTC offset.", field=field)
+    return parsed
+
+
+def check_out_of_service(periods: list[dict]) -> list[dict]:
+    """Periods a chair cannot be booked: each runs forwards; stored in UTC, sorted by start."""
+    if not isinstance(periods, list):
+        raise InvalidInput("Expected a list of {start, end, reason}.", field="out_of_service")
+    cleaned = []
+    for i, entry in enumerate(periods):
+        field = f"out_of_service[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"start", "end", "reason"}:
+            raise InvalidInput("Each period is {start, end, reason}.", field=field)
+        start = _parse_aware(entry.get("start"), f"{field}.start")
+        end = _parse_aware(entry.get("end"), f"{field}.end")
+        if end <= start:
+            raise InvalidInput("end must be after start.", field=f"{field}.end")
+        cleaned.append(
+            {
+                "start": start.astimezone(UTC).isoformat(),
+                "end": end.astimezone(UTC).isoformat(),
+                "reason": str(entry.get("reason") or "")[:200],
+            }
+        )
+    return sorted(cleaned, key=lambda e: e["start"])
+
+
+def check_licences(licences: list[dict], field: str = "licences") -> list[dict]:
+    """State licences: {state, number, expires (YYYY-MM-DD or null for no expiry)}."""
+    if not isinstance(licences, list):
+        raise InvalidInput("Expected a list of {state, number, expires}.", field=field)
+    cleaned = []
+    for i, entry in enumerate(licences):
+        item = f"{field}[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"state", "number", "expires"}:
+            raise InvalidInput("Each licence is {state, number, expires}.", field=item)
+        state = check_state(
+            entry.get("state") if isinstance(entry.get("state"), str) else "", f"{item}.state"
+        )
+        number = entry.get("number") or ""
+        if not isinstance(number, str) or len(number) > 64:
+            raise InvalidInput("number is a string of at most 64 characters.", field=f"{item}.number")
+        expires = entry.get("expires")
+        if expires is not None:
+            try:
+                expires = date.fromisoformat(str(expires)).isoformat()
+            except ValueError:
+                raise InvalidInput("expires is YYYY-MM-DD or null.", field=f"{item}.expires")
+        cleaned.append({"state": state, "number": number, "expires": expires})
+    return sorted(cleaned, key=lambda e: (e["state"], e["expires"] or "9999-12-31"))
+
+
+def check_states(values: list[str], field: str = "licensed_states") -> list[str]:
+    return sorted({check_state(value if isinstance(value, str) else "", field) for value in values})
+
+
+def check_price(amount: int, field: str = "price") -> int:
+    # The API's MoneyField already refuses these; services check again for callers that are not the API.
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise InvalidInput("A price is a non-negative integer number of minor units.", field=field)
+    return amount

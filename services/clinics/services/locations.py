@@ -1,4 +1,4 @@
-"""Writes for clinic configuration. Every change leaves an audit row with before/after."""
+"""Clinics: hours, closures, REMS certification, nurse ratio and cancellation policy."""
 
 from typing import Any
 
@@ -6,29 +6,26 @@ from django.db import transaction
 
 from services.clinics import validation as v
 from services.clinics.models import Location
-from services.core.audit import audit_record, diff, snapshot
+from services.clinics.services.common import save_audited
 from services.core.outbox import event_record
 
 LOCATION_FIELDS = [
-    "name", "timezone", "state", "address", "phone", "opening_hours", "closures", "rems_certified",
-    "rems_certification_id", "rems_certification_expires", "nurse_chair_ratio", "cancellation_notice_hours",
-    "cancellation_fee_amount", "no_show_fee_amount", "active",
+    "name",
+    "timezone",
+    "state",
+    "address",
+    "phone",
+    "opening_hours",
+    "closures",
+    "rems_certified",
+    "rems_certification_id",
+    "rems_certification_expires",
+    "nurse_chair_ratio",
+    "cancellation_notice_hours",
+    "cancellation_fee_amount",
+    "no_show_fee_amount",
+    "active",
 ]
-
-
-def save_audited(*, obj, data: dict[str, Any], fields: list[str], actor, action: str, location_id=None) -> dict:
-    """Set `data` on `obj` (locked by the caller when it exists), save, audit what changed."""
-    before = snapshot(obj, fields) if obj.pk else {}
-    for key, value in data.items():
-        setattr(obj, key, value)
-    obj.save()
-    changes = diff(before, snapshot(obj, fields))
-    if changes:
-        audit_record(
-            organization=actor.organization, actor=actor, action=action, obj=obj, changes=changes,
-            location_id=location_id,
-        )
-    return changes
 
 
 def _clean_location(data: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +44,9 @@ def _clean_location(data: dict[str, Any]) -> dict[str, Any]:
 
 def _check_rems(location: Location) -> None:
     if location.rems_certified and not location.rems_certification_id:
-        raise v.InvalidInput("A REMS-certified clinic needs its certification id.", field="rems_certification_id")
+        raise v.InvalidInput(
+            "A REMS-certified clinic needs its certification id.", field="rems_certification_id"
+        )
 
 
 @transaction.atomic
@@ -58,7 +57,9 @@ def location_create(*, actor, data: dict[str, Any]) -> Location:
     _check_rems(Location(**{**data, "organization": actor.organization}))
     save_audited(obj=location, data=data, fields=LOCATION_FIELDS, actor=actor, action="location.create")
     location.refresh_from_db()
-    event_record(name="location.created", organization=actor.organization, payload={"location_id": location.pk})
+    event_record(
+        name="location.created", organization=actor.organization, payload={"location_id": location.pk}
+    )
     return location
 
 
@@ -70,7 +71,12 @@ def location_update(*, actor, location: Location, data: dict[str, Any]) -> Locat
     merged = Location(**{**snapshot_raw(location), **data})
     _check_rems(merged)
     changes = save_audited(
-        obj=location, data=data, fields=LOCATION_FIELDS, actor=actor, action="location.update", location_id=location.pk
+        obj=location,
+        data=data,
+        fields=LOCATION_FIELDS,
+        actor=actor,
+        action="location.update",
+        location_id=location.pk,
     )
     if changes:
         event_record(
