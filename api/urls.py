@@ -4,9 +4,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api import ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
+from api import ops
 from api.billing import cards as billing_cards, invoices as billing_invoices, payments as billing_payments
+from api.clinics.catalogue import ServiceViewSet
+from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
+from api.clinics.providers import ProviderViewSet
+from api.clinics.shifts import ShiftViewSet
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
@@ -27,6 +31,10 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("locations", LocationViewSet, basename="location")
+router.register("chairs", ChairViewSet, basename="chair")
+router.register("providers", ProviderViewSet, basename="provider")
+router.register(r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shifts", ShiftViewSet, basename="provider-shift")
+router.register("services", ServiceViewSet, basename="service")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("patients", PatientViewSet, basename="patient")
