@@ -41,7 +41,9 @@ _SLUGS = {
 }
 
 
-def problem(status_code: int, detail: str, *, errors: list[dict] | None = None, slug: str | None = None, **extra) -> dict:
+def problem(
+    status_code: int, detail: str, *, errors: list[dict] | None = None, slug: str | None = None, **extra
+) -> dict:
     body = {
         "type": TYPE_BASE + (slug or _SLUGS.get(status_code, "error")),
         "title": _TITLES.get(status_code, "Error"),
@@ -59,7 +61,12 @@ def flatten_errors(detail, prefix: str = "") -> list[dict]:
     out: list[dict] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            if key == "non_field_errors":
+                name = prefix
+            elif isinstance(key, int):  # DRF reports bad list items as {index: errors}
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             out.extend(flatten_errors(value, name))
     elif isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
@@ -82,7 +89,11 @@ def problem_response(body: dict, headers: dict | None = None) -> Response:
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        return problem_response(problem(exc.status, exc.detail, errors=errors, slug=exc.code if exc.code != exc.type_slug else None))
+        return problem_response(
+            problem(
+                exc.status, exc.detail, errors=errors, slug=exc.code if exc.code != exc.type_slug else None
+            )
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)
@@ -97,6 +108,31 @@ def problem_exception_handler(exc, context):
         body = problem(response.status_code, detail)
     headers = {k: v for k, v in response.items() if k in {"WWW-Authenticate", "Retry-After", "Allow"}}
     return problem_response(body, headers)
+
+
+class ProblemFallbackMiddleware:
+    """Turns a bare error response (no body) into problem+json, whoever produced it.
+
+    Django's own shortcuts (`require_GET`'s 405, `HttpResponseBadRequest()`) answer with an empty
+    body; clients should see the same error shape everywhere. Responses with a body are left
+    alone: they were shaped on purpose.
+    """
+
+    KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "X-Request-Id")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or response.streaming or response.content:
+            return response
+        detail = _TITLES.get(response.status_code, "Error") + "."
+        shaped = _django_problem(response.status_code, detail)
+        for header in self.KEPT_HEADERS:
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
 
 
 def _django_problem(status_code: int, detail: str) -> JsonResponse:

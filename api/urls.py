@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api import ops
+from api import ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
 from api.billing import cards as billing_cards, invoices as billing_invoices, payments as billing_payments
 from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet

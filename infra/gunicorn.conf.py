@@ -11,3 +11,6 @@ graceful_timeout = 10
 accesslog = None  # the request-id middleware logs what we need; paths may carry patient ids
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn >= 25 opens a control socket at ~/.gunicorn/gunicorn.ctl, shared by every instance on a
+# host (a second `make run` steals the first's) and unwritable on a read-only root filesystem.
+control_socket_disable = True

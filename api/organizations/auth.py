@@ -1,5 +1,6 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +11,7 @@ from services.organizations import services
 from services.organizations.models import User
 
 
+@extend_schema_serializer(component_name="Credentials")
 class TokenRequestSerializer(StrictSerializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False)
@@ -17,7 +19,11 @@ class TokenRequestSerializer(StrictSerializer):
 
 TokenResponse = inline_serializer(
     "TokenResponse",
-    {"access_token": serializers.CharField(), "token_type": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+    {
+        "access_token": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_at": serializers.DateTimeField(),
+    },
 )
 
 
@@ -39,7 +45,8 @@ def issue_token_response(request, kind: str) -> Response:
         )
     except services.TooManyAttempts as exc:
         return problem_response(
-            problem(429, "Too many failed sign-in attempts; try again later."), {"Retry-After": str(exc.retry_after)}
+            problem(429, "Too many failed sign-in attempts; try again later."),
+            {"Retry-After": str(exc.retry_after)},
         )
     except services.InvalidCredentials:
         return problem_response(problem(401, "Email or password is incorrect."))
@@ -50,12 +57,21 @@ def issue_token_response(request, kind: str) -> Response:
 
 
 class TokenView(APIView):
-    """Staff sign-in: exchange email and password for a bearer token; revoke it with DELETE."""
+    """Staff sign-in: exchange email and password for a bearer token (sign out: POST /auth/revoke)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponse})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponse,
+            401: OpenApiResponse(description="Email or password is incorrect."),
+            429: OpenApiResponse(
+                description="Too many failed attempts for this account or address; see Retry-After."
+            ),
+        },
+    )
     def post(self, request):
         return issue_token_response(request, User.KIND_STAFF)
 
@@ -68,8 +84,6 @@ class TokenRevokeView(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
         if not isinstance(request.user, User):
-            from rest_framework.exceptions import NotAuthenticated
-
             raise NotAuthenticated()
         services.token_revoke(raw_token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

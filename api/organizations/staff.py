@@ -30,7 +30,8 @@ class StaffSerializer(serializers.Serializer):
 
     def get_roles(self, user) -> list[dict]:
         return [
-            {"role": r.role, "location": r.location.public_id if r.location else None} for r in user.roles.all()
+            {"role": r.role, "location": r.location.public_id if r.location else None}
+            for r in user.roles.all()
         ]
 
 

@@ -16,6 +16,7 @@ Rules, per clinic:
 - for REMS services, a certified clinic whose certification has not lapsed by the end of the window.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +40,21 @@ def ts(value: datetime) -> int:
 def day_end(day: date, zone: ZoneInfo) -> int:
     """The first instant after `day` in the clinic's zone (a date field's last valid moment)."""
     return ts(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone))
+
+
+# Claims on chairs and providers that are not appointments (the waitlist's capacity holds, which a
+# trigger enforces at booking time). Other domains register a source so that availability never
+# offers what booking would refuse; scheduling never imports them. A source is called as
+# `source(location_ids=, provider_ids=, lo=, hi=, patient_id=)` and returns rows
+# `(location_id, chair_id | None, provider_id, start, end, monitored)` overlapping `[lo, hi)` at those
+# clinics or of those providers, leaving out the claims of `patient_id` (theirs to book).
+BusySource = Callable[..., Iterable[tuple[int, int | None, int, datetime, datetime, bool]]]
+_busy_sources: list[BusySource] = []
+
+
+def register_busy_source(source: BusySource) -> None:
+    if source not in _busy_sources:
+        _busy_sources.append(source)
 
 
 @dataclass
@@ -178,9 +194,10 @@ def _periods(raw: list[dict]) -> list[iv.Interval]:
 
 
 def load_plans(
-    *, service: Service, locations: list[Location], lo: datetime, hi: datetime
+    *, service: Service, locations: list[Location], lo: datetime, hi: datetime, patient_id: int | None = None
 ) -> list[LocationPlan]:
-    """Everything the rules need for `locations` over `[lo, hi)`, in three queries."""
+    """Everything the rules need for `locations` over `[lo, hi)`, in three queries (plus one per
+    registered busy source). `patient_id`: the patient being booked, whose own holds do not count."""
     lo_s, hi_s = ts(lo), ts(hi)
     zones = {loc.pk: ZoneInfo(loc.timezone) for loc in locations}
     rems_until: dict[int, int] = {}
@@ -251,10 +268,15 @@ def load_plans(
     appointments = Appointment.objects.filter(
         status__in=ACTIVE_STATUSES, start__lt=hi, end__gt=lo, start__gte=lo - MAX_SESSION
     ).filter(Q(location_id__in=loc_ids) | Q(provider_id__in=list(by_provider)))
+    rows = list(
+        appointments.values_list("location_id", "chair_id", "provider_id", "start", "end", "monitored")
+    )
+    for source in _busy_sources:
+        rows.extend(
+            source(location_ids=loc_ids, provider_ids=list(by_provider), lo=lo, hi=hi, patient_id=patient_id)
+        )
     monitored_load: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
-    for location_id, chair_id, provider_id, start, end, monitored in appointments.values_list(
-        "location_id", "chair_id", "provider_id", "start", "end", "monitored"
-    ):
+    for location_id, chair_id, provider_id, start, end, monitored in rows:
         piece = (ts(start), ts(end))
         if chair_id in chair_index:
             chair_index[chair_id].busy.append(piece)

@@ -217,7 +217,7 @@ def appointment_book(
         _lock_monitoring(location)
     for attempt in range(ATTEMPTS):
         location = Location.objects.select_related("organization").get(pk=location.pk)  # read under the lock
-        plans = av.load_plans(service=service, locations=[location], lo=start, hi=end)
+        plans = av.load_plans(service=service, locations=[location], lo=start, hi=end, patient_id=patient.pk)
         if not plans:
             raise RuleViolation(f"{location.name} cannot offer {service.name}.", field="location")
         chosen_chair, chosen_provider = _choose(plans[0], service, av.ts(start), av.ts(end), chair, provider)
