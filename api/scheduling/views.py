@@ -14,6 +14,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.pagination import CreatedCursorPagination
 from api.permissions import ALL_STAFF, CLINICAL
 from api.scheduling import serializers as s
@@ -108,7 +109,12 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     def retrieve(self, request, *args, **kwargs):
         return self._render(self.get_object().pk)
 
-    @extend_schema(request=s.AppointmentBookSerializer, responses={201: s.AppointmentSerializer})
+    @extend_schema(
+        request=s.AppointmentBookSerializer,
+        responses={201: s.AppointmentSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
     def create(self, request):
         body = s.AppointmentBookSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
@@ -131,8 +137,11 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         appointment = perform(self.get_object(), body.validated_data)
         return self._render(appointment.pk)
 
-    @extend_schema(request=s.CancelSerializer, responses={200: s.AppointmentSerializer})
+    @extend_schema(
+        request=s.CancelSerializer, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
     @action(detail=True, methods=["post"])
+    @idempotent
     def cancel(self, request, id=None):
         return self._transition(
             request,
@@ -142,8 +151,11 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             ),
         )
 
-    @extend_schema(request=s.CheckInSerializer, responses={200: s.AppointmentSerializer})
+    @extend_schema(
+        request=s.CheckInSerializer, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
     @action(detail=True, methods=["post"], url_path="check-in", url_name="check-in")
+    @idempotent
     def check_in(self, request, id=None):
         return self._transition(
             request,
@@ -153,8 +165,11 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             ),
         )
 
-    @extend_schema(request=s.CompleteSerializer, responses={200: s.AppointmentSerializer})
+    @extend_schema(
+        request=s.CompleteSerializer, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
     @action(detail=True, methods=["post"])
+    @idempotent
     def complete(self, request, id=None):
         return self._transition(
             request,
@@ -168,8 +183,9 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             ),
         )
 
-    @extend_schema(request=None, responses={200: s.AppointmentSerializer})
+    @extend_schema(request=None, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"], url_path="no-show", url_name="no-show")
+    @idempotent
     def no_show(self, request, id=None):
         return self._transition(
             request,

@@ -73,6 +73,28 @@ class OutboxEvent(models.Model):
         ]
 
 
+class IdempotencyKey(models.Model):
+    """A client's `Idempotency-Key` and the response it got, so a retry replays instead of redoing.
+
+    Scoped to the caller: two callers may use the same key. The fingerprint covers the method,
+    path and body, so reusing a key for another request is refused rather than answered wrongly.
+    """
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    response_content_type = models.CharField(max_length=64, default="application/json")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user", "key"], name="idempotency_key_unique")
+        ]
+
+
 class ProcessedEvent(models.Model):
     """One row per (event, handler) that has run: written in the handler's own transaction.
 
