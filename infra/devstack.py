@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +31,31 @@ DATA = Path(os.environ.get("CHAIRSIDE_DATA_DIR", ROOT / ".data"))
 DB_NAME = "chairside"
 LOCALSTRIPE_KEY = "sk_test_localstripe"
 LOCALSTRIPE_WEBHOOK_SECRET = "whsec_localstripe_dev"
+
+
+# localstripe keeps its state in /tmp/localstripe.pickle, one file for every instance on the
+# machine: two stacks overwrite each other's customers, and one reading while another writes dies
+# on a truncated pickle. This boots it with the state in .data/, written atomically.
+LOCALSTRIPE_BOOT = """
+import os, pickle, sys
+from localstripe import resources, server
+path = os.environ["LOCALSTRIPE_STATE"]
+def load(store):
+    try:
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return
+    store.clear()
+    store.update(saved)
+def dump(store):
+    with open(path + ".tmp", "wb") as f:
+        pickle.dump(store, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(path + ".tmp", path)
+resources.Store.try_load_from_disk = load
+resources.Store.dump_to_disk = dump
+sys.exit(server.start())
+"""
 
 
 def log(message: str) -> None:
@@ -127,10 +151,13 @@ class Stack:
     def start_localstripe(self) -> None:
         """Launch localstripe; only the app and the tests need it, so it is awaited last."""
         port = free_port()
-        exe = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or "localstripe"
         logfile = open(DATA / "localstripe.log", "ab")  # noqa: SIM115 - lives as long as the child
         proc = subprocess.Popen(  # noqa: S603
-            [exe, "--port", str(port)], stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True
+            [sys.executable, "-c", LOCALSTRIPE_BOOT, "--port", str(port)],
+            env={**os.environ, "LOCALSTRIPE_STATE": str(DATA / "localstripe.pickle")},
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.owned.append(proc)
         base = f"http://127.0.0.1:{port}"
