@@ -55,7 +55,7 @@ class AvailabilityQuerySerializer(StrictSerializer):
         return data
 
 
-class WindowSerializer(serializers.Serializer):
+class AvailabilityWindowSerializer(serializers.Serializer):
     """Documentation of one availability window (rendered by `window_dict`)."""
 
     start = serializers.DateTimeField()
@@ -74,22 +74,22 @@ class AppointmentBookSerializer(StrictSerializer):
     provider = PublicIdField(model=Provider, scope_location_field=None, required=False, allow_null=True)
 
 
-class CancelSerializer(StrictSerializer):
+class AppointmentCancelSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=1000)
     by_clinic = serializers.BooleanField(required=False, default=False)
 
 
-class CheckInSerializer(StrictSerializer):
+class AppointmentCheckInSerializer(StrictSerializer):
     ride_home_confirmed = serializers.BooleanField()
 
 
-class CompleteSerializer(StrictSerializer):
+class AppointmentCompleteSerializer(StrictSerializer):
     monitoring_started_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     monitoring_ended_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     vitals = serializers.JSONField(required=False, default=dict)
 
 
-class EmptySerializer(StrictSerializer):
+class AppointmentEmptySerializer(StrictSerializer):
     pass
 
 

@@ -33,6 +33,9 @@ class AvailabilityViewSet(ScopedViewSet):
     read_roles = CLINICAL
     pagination_class = None
 
+    def get_queryset(self):  # nothing to look up by id here; the schema generator asks anyway
+        return Appointment.objects.none()
+
     @extend_schema(
         parameters=[
             OpenApiParameter("service", str, required=True),
@@ -45,7 +48,9 @@ class AvailabilityViewSet(ScopedViewSet):
             ),
             OpenApiParameter("step", int, description="slot step in minutes (default 15)"),
         ],
-        responses={200: inline_serializer("AvailabilityList", {"results": s.WindowSerializer(many=True)})},
+        responses={
+            200: inline_serializer("AvailabilityList", {"results": s.AvailabilityWindowSerializer(many=True)})
+        },
     )
     def list(self, request):
         params = request.query_params
@@ -138,42 +143,48 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         return self._render(appointment.pk)
 
     @extend_schema(
-        request=s.CancelSerializer, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY]
+        request=s.AppointmentCancelSerializer,
+        responses={200: s.AppointmentSerializer},
+        parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, id=None):
         return self._transition(
             request,
-            s.CancelSerializer,
+            s.AppointmentCancelSerializer,
             lambda obj, d: services.appointment_cancel(
                 actor=request.user, appointment=obj, reason=d["reason"], by_clinic=d["by_clinic"]
             ),
         )
 
     @extend_schema(
-        request=s.CheckInSerializer, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY]
+        request=s.AppointmentCheckInSerializer,
+        responses={200: s.AppointmentSerializer},
+        parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"], url_path="check-in", url_name="check-in")
     @idempotent
     def check_in(self, request, id=None):
         return self._transition(
             request,
-            s.CheckInSerializer,
+            s.AppointmentCheckInSerializer,
             lambda obj, d: services.appointment_check_in(
                 actor=request.user, appointment=obj, ride_home_confirmed=d["ride_home_confirmed"]
             ),
         )
 
     @extend_schema(
-        request=s.CompleteSerializer, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY]
+        request=s.AppointmentCompleteSerializer,
+        responses={200: s.AppointmentSerializer},
+        parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def complete(self, request, id=None):
         return self._transition(
             request,
-            s.CompleteSerializer,
+            s.AppointmentCompleteSerializer,
             lambda obj, d: services.appointment_complete(
                 actor=request.user,
                 appointment=obj,
@@ -189,6 +200,6 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     def no_show(self, request, id=None):
         return self._transition(
             request,
-            s.EmptySerializer,
+            s.AppointmentEmptySerializer,
             lambda obj, d: services.appointment_no_show(actor=request.user, appointment=obj),
         )
