@@ -55,7 +55,9 @@ class PortalAccountViewSet(mixins.ListModelMixin, ScopedViewSet):
         return patient.public_id if patient else None
 
     @extend_schema(
-        parameters=[OpenApiParameter("email", str), OpenApiParameter("linked", bool)], responses={200: dict}
+        operation_id="portal_accounts_list",
+        parameters=[OpenApiParameter("email", str), OpenApiParameter("linked", bool)],
+        responses={200: dict},
     )
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())

@@ -24,6 +24,7 @@ class WaitlistPolicyViewSet(ScopedViewSet):
     reminder goes out. Clinics without their own rules use the defaults shown."""
 
     queryset = Location.objects.all()
+    serializer_class = PolicySerializer
     location_field = "id"
     read_roles = CLINICAL
     write_roles = MANAGERS

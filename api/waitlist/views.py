@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from api.permissions import CLINICAL
+from api.permissions import CLINICAL, roles_for
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from api.waitlist.rows import entry_row
@@ -74,7 +74,9 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         return paginator
 
     @extend_schema(
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("status", str)], responses={200: dict}
+        operation_id="waitlist_list",
+        parameters=[OpenApiParameter("location", str), OpenApiParameter("status", str)],
+        responses={200: dict},
     )
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
@@ -85,10 +87,9 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
     def retrieve(self, request, id=None):
         return Response(entry_row(self._entry(), clock.now()))
 
-    def _entry(self, write: bool = False) -> WaitlistEntry:
+    def _entry(self) -> WaitlistEntry:
+        """The entry (404 outside the caller's clinics), if the caller's role reaches one of its clinics."""
         entry = selectors.entry_get(scope=self.scope, public_id=self.kwargs["id"])
-        from api.permissions import roles_for
-
         wanted = roles_for(self, self.request)
         if not any(self.scope.can_at(wanted, loc.pk) for loc in entry.locations.all()):
             raise PermissionDenied("Your role at this clinic does not allow this.")
@@ -194,6 +195,7 @@ class SpravatoEligibilityViewSet(ScopedViewSet):
     """`/spravato-eligibility/{patient id}`: REMS patient enrolment and insurance authorization."""
 
     queryset = Patient.objects.select_related("home_location", "screening")
+    serializer_class = EligibilityOut
     location_field = "home_location"
     read_roles = ELIGIBILITY_ROLES
     write_roles = ELIGIBILITY_ROLES

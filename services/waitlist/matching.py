@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 
 from services.clinics.models import Location
 from services.core import clock
@@ -21,7 +22,7 @@ from services.core.errors import Conflict, RuleViolation
 from services.core.outbox import event_record
 from services.patients.selectors import screening_block_reason
 from services.waitlist.capacity import free_windows, spravato_service
-from services.waitlist.courses import CourseFinder, Preferences, Session
+from services.waitlist.courses import ANY_TIME, CourseFinder, Preferences, Session
 from services.waitlist.models import (
     CapacityHold,
     EntryStatus,
@@ -142,7 +143,7 @@ def _course_for(
 ) -> list[Session] | None:
     eligibility = getattr(entry.patient, "spravato", None)
     until = eligibility.authorization_expires_on if eligibility else None
-    avoid = _avoid(entry, location, now) if entry.offers.exists() else frozenset()
+    avoid = _avoid(entry, location, now) if getattr(entry, "passed_here", True) else frozenset()
     key = (tuple(entry.weekdays), json.dumps(entry.time_ranges), until)
     if not avoid and cache.get(key, True) is None:
         return None  # nothing fits these preferences; capacity only shrinks during one run
@@ -171,9 +172,23 @@ def waitlist_match_location(
         if not windows:
             return []
         finder = CourseFinder(windows, location.timezone)
+        if finder.find(ANY_TIME, earliest=earliest, latest_first=latest_first) is None:
+            return []  # no course at all, whoever asks: skip reading the waitlist
         offers: list[WaitlistOffer] = []
         cache: dict = {}
-        candidates = ranked_candidates(location_id=location.pk, organization_id=location.organization_id)
+        candidates = ranked_candidates(
+            location_id=location.pk, organization_id=location.organization_id
+        ).annotate(
+            # whether the patient declined or let lapse a course here that is still ahead (rare)
+            passed_here=Exists(
+                CapacityHold.objects.filter(
+                    offer__entry=OuterRef("pk"),
+                    offer__location=location,
+                    start__gt=now,
+                    offer__status__in=[OfferStatus.DECLINED, OfferStatus.EXPIRED],
+                )
+            )
+        )
         for entry in candidates.select_related(
             "patient__spravato", "patient__screening", "patient__home_location"
         ):
@@ -194,7 +209,10 @@ def waitlist_match_location(
             if offer is not None:
                 finder.take(course)
                 offers.append(offer)
-                if len(offers) >= max_offers:
+                if (
+                    len(offers) >= max_offers
+                    or finder.find(ANY_TIME, earliest=earliest, latest_first=latest_first) is None
+                ):
                     break
         if offers:
             logger.info(

@@ -103,3 +103,23 @@ def test_a_clinic_that_is_not_certified_offers_nothing(clinic):
     clinic.location.rems_certified = False
     clinic.location.save()
     assert waitlist_match_location(location_id=clinic.location.pk, trigger="test") == []
+
+
+def test_a_new_chair_or_shift_event_and_the_sweep_offer_capacity(clinic):
+    from services.core.outbox import Event
+    from services.waitlist.events import capacity_changed, entry_changed
+    from services.waitlist.jobs import waitlist_sweep_request
+
+    entry, _ = waiting_patient(clinic.location)
+    event = Event("e1", "chair.created", clinic.location.organization_id, {"location_id": clinic.location.pk})
+    capacity_changed(event)
+    assert WaitlistOffer.objects.filter(entry=entry, trigger="chair.created").count() == 1
+    # other clinics' events and uncertified clinics are ignored; the sweep asks for every certified one
+    capacity_changed(
+        Event(
+            "e2", "shift.updated", clinic.location.organization_id + 999, {"location_id": clinic.location.pk}
+        )
+    )
+    entry_changed(Event("e3", "waitlist.joined", clinic.location.organization_id, {"location_ids": []}))
+    assert WaitlistOffer.objects.count() == 1
+    assert waitlist_sweep_request() == 1

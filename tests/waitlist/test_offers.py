@@ -108,3 +108,15 @@ def test_leaving_withdraws_the_offer(clinic):
     assert WaitlistEntry.objects.get(pk=entry.pk).status == "left"
     assert not CapacityHold.objects.filter(active=True).exists()
     assert WaitlistOffer.objects.filter(status="open").count() == 0
+
+
+def test_an_accept_retried_with_its_idempotency_key_replays_and_books_nothing_more(clinic):
+    entry, user = waiting_patient(clinic.location)
+    offer = offer_for(clinic)
+    client = client_for(user)
+    url = f"/api/v1/portal/offers/{offer.public_id}/accept"
+    first = client.post(url, HTTP_IDEMPOTENCY_KEY="tap-1")
+    again = client.post(url, HTTP_IDEMPOTENCY_KEY="tap-1")
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert client.post(url, HTTP_IDEMPOTENCY_KEY="tap-2").status_code == 409
+    assert Appointment.objects.filter(patient=entry.patient).count() == 8

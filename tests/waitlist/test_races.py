@@ -47,7 +47,7 @@ def no_double_booking():
     holds = list(CapacityHold.objects.filter(active=True).values_list("chair_id", "start", "end"))
     everything = rows + holds
     for i, (chair, start, end) in enumerate(everything):
-        for other_chair, other_start, other_end in everything[i + 1:]:
+        for other_chair, other_start, other_end in everything[i + 1 :]:
             assert not (chair == other_chair and start < other_end and other_start < end)
 
 
@@ -56,8 +56,10 @@ def test_the_same_offer_accepted_twice_at_once_books_once():
     clinic = spravato_clinic(OrganizationFactory())
     entry, user = waiting_patient(clinic.location)
     offer = waitlist_match_location(location_id=clinic.location.pk, trigger="test")[0]
-    results = race(lambda: waitlist_offer_accept(user=user, offer=offer),
-                   lambda: waitlist_offer_accept(user=user, offer=offer))
+    results = race(
+        lambda: waitlist_offer_accept(user=user, offer=offer),
+        lambda: waitlist_offer_accept(user=user, offer=offer),
+    )
     assert sorted(r[0] for r in results) == ["error", "ok"]
     error = next(r[1] for r in results if r[0] == "error")
     assert error.status == 409 and "no longer open" in error.detail
@@ -68,10 +70,15 @@ def test_the_same_offer_accepted_twice_at_once_books_once():
 def test_two_patients_accepting_at_once_each_get_their_own_course():
     freeze()
     clinic = spravato_clinic(OrganizationFactory(), chairs=2, nurses=2)
-    (a, user_a), (b, user_b) = waiting_patient(clinic.location, joined_days_ago=9), waiting_patient(clinic.location)
+    (a, user_a), (b, user_b) = (
+        waiting_patient(clinic.location, joined_days_ago=9),
+        waiting_patient(clinic.location),
+    )
     offers = {o.entry_id: o for o in waitlist_match_location(location_id=clinic.location.pk, trigger="test")}
-    results = race(lambda: waitlist_offer_accept(user=user_a, offer=offers[a.pk]),
-                   lambda: waitlist_offer_accept(user=user_b, offer=offers[b.pk]))
+    results = race(
+        lambda: waitlist_offer_accept(user=user_a, offer=offers[a.pk]),
+        lambda: waitlist_offer_accept(user=user_b, offer=offers[b.pk]),
+    )
     assert [r[0] for r in results] == ["ok", "ok"]
     assert Appointment.objects.filter(status="booked").count() == 16
     no_double_booking()
@@ -85,8 +92,10 @@ def test_an_offer_accepted_as_it_expires_has_one_outcome(attempt):
     offer = waitlist_match_location(location_id=clinic.location.pk, trigger="test")[0]
     just_before = offer.expires_at - timedelta(milliseconds=1)
     clock.set_clock(lambda: just_before)  # the patient clicks in the last millisecond
-    results = race(lambda: waitlist_offer_accept(user=user, offer=offer),
-                   lambda: waitlist_offers_expire_due(now=offer.expires_at + timedelta(seconds=1)))
+    results = race(
+        lambda: waitlist_offer_accept(user=user, offer=offer),
+        lambda: waitlist_offers_expire_due(now=offer.expires_at + timedelta(seconds=1)),
+    )
     offer.refresh_from_db()
     booked = Appointment.objects.filter(patient=entry.patient, status="booked").count()
     if offer.status == "accepted":
@@ -108,8 +117,14 @@ def test_staff_booking_the_chair_while_it_is_being_offered(attempt):
     first_thursday = clinic.local(NOW.date() + timedelta(days=3))
     results = race(
         lambda: waitlist_match_location(location_id=clinic.location.pk, trigger="test"),
-        lambda: appointment_book(actor=desk, patient=walk_in, service=clinic.service, location=clinic.location,
-                                 start=first_thursday, chair=clinic.chairs[0]),
+        lambda: appointment_book(
+            actor=desk,
+            patient=walk_in,
+            service=clinic.service,
+            location=clinic.location,
+            start=first_thursday,
+            chair=clinic.chairs[0],
+        ),
     )
     staff_won = results[1][0] == "ok"
     if not staff_won:
