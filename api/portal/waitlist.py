@@ -3,11 +3,12 @@ answer to an offer."""
 
 from zoneinfo import ZoneInfo
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.permissions import IsPatient
 from api.portal.accounts import throttled
 from api.serializers import StrictSerializer
@@ -165,24 +166,10 @@ class PortalOfferAcceptView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(
-        request=None,
-        responses={200: dict},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                location=OpenApiParameter.HEADER,
-                description="Retrying with the same key returns the accepted offer and books nothing more.",
-            )
-        ],
-    )
+    @extend_schema(request=None, responses={200: dict}, parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def post(self, request, offer_id):
-        offer = offer_services.waitlist_offer_accept(
-            user=request.user,
-            offer=my_offer(request, offer_id),
-            idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
-        )
+        offer = offer_services.waitlist_offer_accept(user=request.user, offer=my_offer(request, offer_id))
         return Response(offer_data(my_offer(request, offer.public_id)))
 
 

@@ -147,8 +147,6 @@ class WaitlistOffer(PublicIdModel):
         "scheduling.AppointmentSeries", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     close_reason = models.CharField(max_length=200, blank=True, default="")
-    # The Idempotency-Key the accept came with: a retry with it replays the answer and books nothing.
-    accept_key = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         constraints = [

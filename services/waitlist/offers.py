@@ -58,13 +58,9 @@ def _release(offer: WaitlistOffer, status: str, reason: str, *, back_to_waiting:
 
 
 @transaction.atomic
-def waitlist_offer_accept(*, user, offer: WaitlistOffer, idempotency_key: str = "") -> WaitlistOffer:
-    """Book the offered course (every session, or none) and close the patient's waitlist entry.
-
-    A retry carrying the accept's own Idempotency-Key gets the accepted offer again, nothing more."""
+def waitlist_offer_accept(*, user, offer: WaitlistOffer) -> WaitlistOffer:
+    """Book the offered course (every session, or none) and close the patient's waitlist entry."""
     offer = _locked_offer(offer)
-    if idempotency_key and offer.status == OfferStatus.ACCEPTED and offer.accept_key == idempotency_key:
-        return offer
     if offer.status != OfferStatus.OPEN:
         raise Conflict(f"This offer is no longer open (it was {offer.status}).", code="offer-closed")
     if offer.expires_at <= clock.now():
@@ -94,8 +90,7 @@ def waitlist_offer_accept(*, user, offer: WaitlistOffer, idempotency_key: str = 
         )
     now = clock.now()
     offer.status, offer.responded_at, offer.series = OfferStatus.ACCEPTED, now, series
-    offer.accept_key = idempotency_key[:255]
-    offer.save(update_fields=["status", "responded_at", "series", "accept_key", "updated_at"])
+    offer.save(update_fields=["status", "responded_at", "series", "updated_at"])
     WaitlistEntry.objects.filter(pk=offer.entry_id).update(
         status=EntryStatus.BOOKED, closed_at=now, close_reason="course booked from an offer", updated_at=now
     )

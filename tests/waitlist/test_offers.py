@@ -118,5 +118,6 @@ def test_an_accept_retried_with_its_idempotency_key_replays_and_books_nothing_mo
     first = client.post(url, HTTP_IDEMPOTENCY_KEY="tap-1")
     again = client.post(url, HTTP_IDEMPOTENCY_KEY="tap-1")
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
     assert client.post(url, HTTP_IDEMPOTENCY_KEY="tap-2").status_code == 409
     assert Appointment.objects.filter(patient=entry.patient).count() == 8
