@@ -37,6 +37,15 @@ from services.waitlist.selectors import eligibility_blockers, ranked_candidates
 
 logger = logging.getLogger("chairside.waitlist")
 MATCH_LOCK_CLASS = 7_300
+# The constraints that mean "someone else has it" when an offer is recorded.
+CAPACITY_TAKEN = frozenset(
+    {
+        "hold_no_chair_overlap",
+        "hold_no_provider_overlap",
+        "hold_no_appointment_overlap",
+        "waitlist_one_open_offer_per_patient",
+    }
+)
 COURSE_DAYS = 28
 
 
@@ -116,9 +125,11 @@ def offer_create(
             )
             locked.status = EntryStatus.OFFERED
             locked.save(update_fields=["status", "updated_at"])
-    except IntegrityError:
+    except IntegrityError as exc:
         # Another patient's hold, a booking committed since the windows were read, or an open
-        # offer elsewhere: this course is not ours to give.
+        # offer elsewhere: this course is not ours to give. Anything else is a bug: raise it.
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) not in CAPACITY_TAKEN:
+            raise
         return None
     offer.patient = entry.patient
     offer.location = location

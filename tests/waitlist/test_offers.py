@@ -121,3 +121,25 @@ def test_an_accept_retried_with_its_idempotency_key_replays_and_books_nothing_mo
     assert again["Idempotent-Replayed"] == "true"
     assert client.post(url, HTTP_IDEMPOTENCY_KEY="tap-2").status_code == 409
     assert Appointment.objects.filter(patient=entry.patient).count() == 8
+
+
+def test_capacity_already_held_is_never_offered_to_a_second_patient(clinic):
+    from services.waitlist.courses import Session
+    from services.waitlist.matching import offer_create
+
+    waiting_patient(clinic.location, joined_days_ago=20)
+    second, _ = waiting_patient(clinic.location, joined_days_ago=2)
+    held = offer_for(clinic)
+    same_course = [Session(h.start, h.end, h.chair_id, h.provider_id) for h in held.holds.order_by("start")]
+    again = offer_create(
+        entry=second,
+        location=clinic.location,
+        service=clinic.service,
+        course=same_course,
+        trigger="test",
+        freed_at=None,
+        now=clock.now(),
+    )
+    assert again is None  # PostgreSQL refused the overlapping hold
+    second.refresh_from_db()
+    assert second.status == "waiting" and not WaitlistOffer.objects.filter(entry=second).exists()
