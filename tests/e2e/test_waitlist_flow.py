@@ -56,10 +56,11 @@ def test_cancel_offer_expire_cascade_accept():
         assert response.status_code == 200, response.content
         offer = wait_for(
             lambda: WaitlistOffer.objects.filter(entry=first).first(),
-            timeout=10,
+            timeout=20,
             what="an offer for the first patient",
         )
-        assert time.monotonic() - started < 5
+        # within seconds: about half a second on an idle 2-core machine, generous for a busy one
+        assert time.monotonic() - started < 10
         assert offer.trigger == "appointment.cancelled" and offer.freed_at is not None
         assert offer.holds.count() == 8
         assert not WaitlistOffer.objects.filter(entry=second).exists()
@@ -70,7 +71,7 @@ def test_cancel_offer_expire_cascade_accept():
         waitlist_offers_tick()
         cascade = wait_for(
             lambda: WaitlistOffer.objects.filter(entry=second).first(),
-            timeout=10,
+            timeout=20,
             what="an offer for the second patient",
         )
         offer.refresh_from_db()
