@@ -9,8 +9,8 @@ from services.clinics.models import Location, Service
 from services.core import clock
 from services.core.errors import InvalidInput
 from services.organizations.scope import Scope
-from services.scheduling.availability import Window, find_windows
 from services.scheduling.models import Appointment, AppointmentStatus
+from services.scheduling.slots import Window, find_windows
 
 # Who may book, and so who may ask where there is room.
 BOOKING_ROLES = frozenset({"org_admin", "manager", "front_desk", "clinician"})

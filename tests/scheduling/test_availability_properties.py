@@ -18,8 +18,8 @@ from services.clinics.models import MONITORING_ROLES, Chair, Provider, Shift
 from services.core import clock
 from services.organizations.models import Role
 from services.scheduling import services
-from services.scheduling.availability import find_windows
 from services.scheduling.models import ACTIVE_STATUSES, Appointment
+from services.scheduling.slots import find_windows
 from tests.factories.clinics import (
     ChairFactory,
     LocationFactory,
