@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from api import ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
 from api.billing import cards as billing_cards, invoices as billing_invoices, payments as billing_payments
+from api.billing.policies import BillingPolicyViewSet
 from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
@@ -42,6 +43,7 @@ router.register("invoices", billing_invoices.InvoiceViewSet, basename="invoice")
 router.register("payments", billing_payments.PaymentViewSet, basename="payment")
 router.register("refunds", billing_payments.RefundViewSet, basename="refund")
 router.register(billing_cards.ROUTE, billing_cards.PatientPaymentMethodViewSet, "pat-payment-methods")
+router.register("billing-policies", BillingPolicyViewSet, basename="billing-policy")
 router.register("availability", AvailabilityViewSet, basename="availability")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")

@@ -9,9 +9,13 @@ again (which must find exactly that).
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-from bench.billing_common import prepare
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.billing_common import prepare  # noqa: E402
 
 LOAD = """
 INSERT INTO billing_invoice (public_id, created_at, updated_at, organization_id, patient_id,

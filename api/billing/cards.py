@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from api.billing import serializers as s
 from api.billing.common import MONEY_READERS, MONEY_TAKERS
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.viewsets import ScopedViewSet
 from services.billing import selectors, services
 from services.billing.models import BillingCustomer
@@ -42,8 +43,9 @@ class PatientPaymentMethodViewSet(ScopedViewSet):
             )
         return Response({"results": cards})
 
-    @extend_schema(request=None, responses={201: s.SetupResponseSerializer})
+    @extend_schema(request=None, responses={201: s.SetupResponseSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=False, methods=["post"])
+    @idempotent
     def setup(self, request, patient_id=None):
         setup = services.payment_method_setup(actor=request.user, patient=self._patient())
         return Response(

@@ -1,10 +1,14 @@
-"""Shared bits of the billing endpoints: roles, the Idempotency-Key basis and a PDF renderer."""
+"""Shared bits of the billing endpoints: roles, Idempotency-Key for money, a PDF renderer."""
 
+import hashlib
 import json
 import uuid
 
+from django.db import transaction
 from rest_framework.renderers import BaseRenderer
 
+from api.idempotency import HEADER
+from services.core.idempotency import idempotency_claim, idempotency_store, request_fingerprint
 from services.organizations.models import Role
 
 MONEY_READERS = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.BILLING, Role.FRONT_DESK})
@@ -12,15 +16,33 @@ MONEY_TAKERS = frozenset({Role.ORG_ADMIN, Role.BILLING})  # take payments and re
 APPROVERS = frozenset({Role.ORG_ADMIN, Role.MANAGER})  # approve large refunds
 
 
-def source_key_from(request, kind: str) -> str:
-    """The service's idempotency basis for an API call: the client's Idempotency-Key, per caller.
+def source_key_from(request, kind: str) -> tuple[str, bool]:
+    """The service's idempotency basis for a call that moves money, and whether it is a retry.
 
-    Without the header every call is new (a random basis), as for any POST.
+    With an `Idempotency-Key` the key is first claimed through the generic mechanism
+    (services.core.idempotency: per caller, fingerprinted, so the same key with another body is a
+    422) in a transaction of its own, committed before any money moves. Unlike `@idempotent`, the
+    work itself then runs outside that transaction: the payment row must commit before Stripe is
+    called. The service's `source_key` makes a retry find the same payment, and the answer is the
+    payment as it stands now (a 3-D Secure payment completed since shows as succeeded).
+    Without the header every call is new.
     """
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if key:
-        return f"api-{kind}-{request.user.public_id}-{key}"[:120]
-    return f"api-{kind}-{uuid.uuid4().hex}"
+    key = request.headers.get(HEADER)
+    if key is None:
+        return f"api-{kind}-{uuid.uuid4().hex}", False
+    fingerprint = request_fingerprint(method=request.method, path=request.path, body=request.data)
+    with transaction.atomic():
+        stored = idempotency_claim(user=request.user, key=key, fingerprint=fingerprint)
+        if stored is None:
+            idempotency_store(
+                user=request.user,
+                key=key,
+                status=202,
+                body={"claimed_for": kind},
+                content_type="application/json",
+            )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # any printable key, fixed length
+    return f"api-{kind}-{request.user.public_id}-{digest}", stored is not None
 
 
 class PdfRenderer(BaseRenderer):

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from api.billing import serializers as s
 from api.billing.common import MONEY_READERS, MONEY_TAKERS, PdfRenderer
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.viewsets import ScopedViewSet
 from services.billing import documents, selectors, services
 from services.billing.models import Invoice
@@ -55,7 +56,10 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         invoice = selectors.invoice_get(scope=self.scope, public_id=invoice.public_id)
         return Response(s.invoice_dict(invoice, with_lines=True), status=code)
 
-    @extend_schema(request=s.InvoiceCreateSerializer, responses={201: s.InvoiceSerializer})
+    @extend_schema(
+        request=s.InvoiceCreateSerializer, responses={201: s.InvoiceSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
     def create(self, request):
         body = s.InvoiceCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
@@ -90,7 +94,9 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         response["Cache-Control"] = "no-store"  # it carries PHI
         return response
 
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="invoices_receipt_pdf", responses={(200, "application/pdf"): OpenApiTypes.BINARY}
+    )
     @action(
         detail=True,
         methods=["get"],
@@ -101,7 +107,9 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     def receipt(self, request, id=None):
         return self._pdf("receipt")
 
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="invoices_superbill_pdf", responses={(200, "application/pdf"): OpenApiTypes.BINARY}
+    )
     @action(
         detail=True,
         methods=["get"],

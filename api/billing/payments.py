@@ -15,7 +15,8 @@ IDEMPOTENCY = OpenApiParameter(
     "Idempotency-Key",
     str,
     location=OpenApiParameter.HEADER,
-    description="Retrying with the same key and body returns the same payment and charges nothing more.",
+    description="A retry with the same key and body returns the same payment or refund as it stands now and "
+    "moves no more money; the same key with another body is a 422.",
 )
 
 
@@ -63,12 +64,13 @@ class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         patient, invoice = data["patient"], data.get("invoice")
         location = data.get("location") or (invoice.location if invoice else patient.home_location)
         self.require_role_at(location.pk)
+        source_key, replayed = source_key_from(request, "payment")
         payment = services.payment_create(
             actor=request.user,
             patient=patient,
             amount=data["amount"],
             purpose=data.get("purpose") or ("invoice" if invoice else "other"),
-            source_key=source_key_from(request, "payment"),
+            source_key=source_key,
             invoice=invoice,
             payment_method=data.get("payment_method"),
             off_session=data["off_session"],
@@ -77,7 +79,8 @@ class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         secret = getattr(payment, "client_secret", None)
         payment = self.get_queryset().get(pk=payment.pk)
         payment.client_secret = secret
-        return Response(s.payment_dict(payment), status=status.HTTP_201_CREATED)
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return Response(s.payment_dict(payment), status=status.HTTP_201_CREATED, headers=headers)
 
 
 class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
@@ -119,15 +122,18 @@ class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         self.require_role_at(data["payment"].location_id)
-        key = request.headers.get("Idempotency-Key", "").strip()
+        source_key, replayed = source_key_from(request, "refund")
         refund = services.refund_create(
             actor=request.user,
             payment=data["payment"],
             amount=data["amount"],
             reason=data["reason"],
-            source_key=source_key_from(request, "refund") if key else None,
+            source_key=source_key,
         )
-        return self._render(refund, status.HTTP_201_CREATED)
+        response = self._render(refund, status.HTTP_201_CREATED)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     @extend_schema(request=None, responses={200: s.RefundSerializer})
     @action(detail=True, methods=["post"])

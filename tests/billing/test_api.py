@@ -49,13 +49,36 @@ def test_payment_with_idempotency_key_is_taken_once(billing_client, patient_with
     assert first.json()["status"] == "succeeded"
     second = billing_client.post("/api/v1/payments", body, format="json", HTTP_IDEMPOTENCY_KEY="till-1")
     assert second.status_code == 201 and second.json()["id"] == first.json()["id"]
+    assert second["Idempotent-Replayed"] == "true"
     assert len(stripe_browser.payment_intents_for(first.json()["id"])) == 1
     other = billing_client.post(
         "/api/v1/payments", {**body, "amount": usd(1)}, format="json", HTTP_IDEMPOTENCY_KEY="till-1"
     )
-    assert other.status_code == 409
+    assert other.status_code == 422  # the same key for another request (services.core.idempotency)
     fresh = billing_client.post("/api/v1/payments", body, format="json")
     assert fresh.status_code == 201 and fresh.json()["id"] != first.json()["id"]
+
+
+def test_refund_and_invoice_with_idempotency_key_happen_once(billing_client, patient_with_card, location):
+    paid = billing_client.post(
+        "/api/v1/payments",
+        {"patient": patient_with_card.public_id, "amount": usd(5_000), "off_session": True},
+        format="json",
+    ).json()
+    body = {"payment": paid["id"], "amount": usd(1_000), "reason": "double-clicked"}
+    first = billing_client.post("/api/v1/refunds", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1").json()
+    second = billing_client.post("/api/v1/refunds", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1").json()
+    assert first["id"] == second["id"] and first["status"] == "succeeded"
+    assert billing_client.get(f"/api/v1/payments/{paid['id']}").json()["amount_refunded"] == usd(1_000)
+    invoice = {
+        "patient": patient_with_card.public_id,
+        "location": location.public_id,
+        "lines": [{"description": "Consultation", "unit_amount": usd(0)}],
+    }
+    a = billing_client.post("/api/v1/invoices", invoice, format="json", HTTP_IDEMPOTENCY_KEY="i-1")
+    b = billing_client.post("/api/v1/invoices", invoice, format="json", HTTP_IDEMPOTENCY_KEY="i-1")
+    assert a.status_code == b.status_code == 201 and a.json()["id"] == b.json()["id"]
+    assert Invoice.objects.filter(patient=patient_with_card).count() == 1
 
 
 def test_3ds_payment_returns_the_client_secret(billing_client, patient):
@@ -299,3 +322,21 @@ def test_receipt_and_superbill_carry_what_an_insurer_needs(billing_client, patie
         assert expected in superbill, expected
     reads = AuditEntry.objects.filter(object_id=invoice.public_id).values_list("action", flat=True)
     assert {"invoice.receipt", "invoice.superbill"} <= set(reads)
+
+
+def test_managers_set_their_clinics_refund_threshold(manager_client, location, other_location):
+    rows = manager_client.get("/api/v1/billing-policies").json()["results"]
+    assert rows == [{"location": location.public_id, "refund_approval_threshold": usd(50_000)}]
+    response = manager_client.post(
+        "/api/v1/billing-policies",
+        {"location": location.public_id, "refund_approval_threshold": usd(10_000)},
+        format="json",
+    )
+    assert response.status_code == 200 and response.json()["refund_approval_threshold"] == usd(10_000)
+    assert BillingPolicy.objects.get(location=location).refund_approval_threshold == 10_000
+    elsewhere = manager_client.post(
+        "/api/v1/billing-policies",
+        {"location": other_location.public_id, "refund_approval_threshold": usd(1)},
+        format="json",
+    )
+    assert elsewhere.status_code == 400  # not one of the manager's clinics: no such location

@@ -145,4 +145,17 @@ ROWS = [
         None,
         201,
     ),
+    Row("billing_policies.list", "get", lambda w: "/api/v1/billing-policies", APPROVERS, names_object=False),
+    Row(
+        "billing_policies.set",
+        "post",
+        lambda w: "/api/v1/billing-policies",
+        APPROVERS,
+        lambda w: {
+            "location": w.home.public_id,
+            "refund_approval_threshold": {"amount": 20000, "currency": "usd"},
+        },
+        200,
+        names_object=False,
+    ),
 ]

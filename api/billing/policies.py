@@ -1,0 +1,65 @@
+"""Each clinic's billing rules: the refund amount above which a manager must approve."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from api.billing.common import APPROVERS
+from api.serializers import MoneyField, PublicIdField, StrictSerializer
+from api.viewsets import ScopedViewSet
+from services.billing import services
+from services.billing.models import BillingPolicy
+from services.clinics.models import Location
+
+
+class BillingPolicySerializer(StrictSerializer):
+    location = PublicIdField(model=Location, scope_location_field="id")
+    refund_approval_threshold = MoneyField()
+
+
+class BillingPolicyViewSet(ScopedViewSet):
+    """Managers read and set their clinics' policy; a clinic without one uses the default ($500)."""
+
+    queryset = Location.objects.all()
+    location_field = "id"
+    read_roles = APPROVERS
+    write_roles = APPROVERS
+    serializer_class = BillingPolicySerializer
+
+    def _row(self, location: Location, threshold: int) -> dict:
+        currency = location.organization.currency
+        return {
+            "location": location.public_id,
+            "refund_approval_threshold": {"amount": threshold, "currency": currency},
+        }
+
+    @extend_schema(responses={200: BillingPolicySerializer(many=True)})
+    def list(self, request):
+        locations = self.scope.filter(
+            Location.objects.select_related("organization").order_by("name", "pk"),
+            location_field="id",
+            wanted=APPROVERS,
+        )
+        policies = dict(
+            BillingPolicy.objects.filter(location__in=locations).values_list(
+                "location_id", "refund_approval_threshold"
+            )
+        )
+        rows = [
+            self._row(loc, policies.get(loc.pk, services.DEFAULT_REFUND_APPROVAL_THRESHOLD))
+            for loc in locations
+        ]
+        return Response({"results": rows})
+
+    @extend_schema(request=BillingPolicySerializer, responses={200: BillingPolicySerializer})
+    def create(self, request):
+        body = BillingPolicySerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        location = body.validated_data["location"]
+        self.require_role_at(location.pk)
+        policy = services.billing_policy_set(
+            actor=request.user,
+            location=location,
+            refund_approval_threshold=body.validated_data["refund_approval_threshold"],
+        )
+        return Response(self._row(location, policy.refund_approval_threshold), status=status.HTTP_200_OK)
