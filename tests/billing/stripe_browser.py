@@ -58,3 +58,10 @@ def payment_intents_for(payment_public_id: str) -> list:
         if not page.has_more or not page.data:
             return found
         starting_after = page.data[-1].id
+
+
+def charges_for(patient) -> list:
+    """The charges localstripe made on the patient's Stripe customer: one per money movement."""
+    customer = patient.billing_customer.stripe_customer_id
+    page = client().v1.charges.list(params={"customer": customer, "limit": 100})
+    return [c for c in page.data if c.status == "succeeded"]

@@ -38,8 +38,8 @@ def test_off_session_installment_is_charged_once_per_source_key(patient_with_car
     assert payment.amount_captured == 12_000
     again = charge(patient_with_card, biller, off_session=True)
     assert again.pk == payment.pk
-    [intent] = stripe_browser.payment_intents_for(payment.public_id)
-    assert intent.status == "succeeded" and intent.amount == 12_000
+    [made] = stripe_browser.charges_for(patient_with_card)
+    assert made.payment_intent == payment.stripe_payment_intent_id and made.amount == 12_000
     assert MoneyLedgerEntry.objects.filter(payment=payment).count() == 1
     [event] = events("payment.succeeded")
     assert event["payment_id"] == payment.pk and event["source_key"] == "installment-1-try-1"
@@ -65,7 +65,7 @@ def test_a_declined_card_fails_the_payment_and_announces_it(patient, biller):
 def test_off_session_without_a_card_on_file_fails_without_charging(patient, biller):
     payment = charge(patient, biller, off_session=True)
     assert payment.status == "failed" and payment.failure_code == "no_card_on_file"
-    assert stripe_browser.payment_intents_for(payment.public_id) == []
+    assert payment.stripe_payment_intent_id is None and stripe_browser.charges_for(patient) == []
 
 
 def test_3ds_on_session_waits_for_the_patient_then_succeeds(patient, biller):
@@ -166,9 +166,9 @@ def test_crash_after_creating_the_intent_leaves_nothing_charged_twice(patient_wi
         charge(patient_with_card, biller, off_session=True)
     monkeypatch.undo()
     payment = charge(patient_with_card, biller, off_session=True)
-    intents = stripe_browser.payment_intents_for(payment.public_id)
-    assert [i.status for i in intents].count("succeeded") == 1
-    assert all(i.status in ("succeeded", "requires_confirmation") for i in intents)
+    assert payment.status == "succeeded"
+    [made] = stripe_browser.charges_for(patient_with_card)  # at most an unconfirmed spare intent
+    assert made.payment_intent == payment.stripe_payment_intent_id
 
 
 def test_inside_the_callers_transaction_the_charge_waits_for_commit(
@@ -178,7 +178,8 @@ def test_inside_the_callers_transaction_the_charge_waits_for_commit(
         with transaction.atomic():
             payment = charge(patient_with_card, biller, off_session=True)
             assert payment.status == "pending"
-            assert stripe_browser.payment_intents_for(payment.public_id) == []
+            assert payment.stripe_payment_intent_id is None
+            assert stripe_browser.charges_for(patient_with_card) == []
     payment.refresh_from_db()
     assert payment.status == "succeeded"
 

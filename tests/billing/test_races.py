@@ -61,7 +61,7 @@ def test_two_workers_charging_the_same_installment_make_one_charge(patient_with_
     )
     payment.refresh_from_db()
     assert payment.status == "succeeded"
-    assert len(stripe_browser.payment_intents_for(payment.public_id)) == 1
+    assert len(stripe_browser.charges_for(patient_with_card)) == 1
     assert MoneyLedgerEntry.objects.filter(payment=payment).count() == 1
 
 
