@@ -1,4 +1,4 @@
-"""Booking and the appointment lifecycle: booked -> checked_in -> completed, or cancelled / no_show.
+"""Booking: a patient, a service, a clinic and a start; the chair and provider chosen if not given.
 
 Double booking is made impossible by PostgreSQL (exclusion constraints on chair, provider and
 patient); the loser of a race gets a 409. The nurse:chair ratio is a count, which a constraint
