@@ -16,6 +16,7 @@ from services.waitlist.courses import INDUCTION_SESSIONS
 from services.waitlist.models import (
     OPEN_ENTRY_STATUSES,
     AuthorizationStatus,
+    CapacityHold,
     EntryStatus,
     OfferStatus,
     RemsStatus,
@@ -239,3 +240,16 @@ def figures(*, organization_id: int, locations: list, days: int = 90) -> list[di
             }
         )
     return out
+
+
+def active_holds_busy(*, location_ids, provider_ids, lo, hi, patient_id=None):
+    """Availability's busy source: chairs and providers held by open offers, except the booking
+    patient's own holds (theirs to book when they accept)."""
+    holds = CapacityHold.objects.filter(active=True, start__lt=hi, end__gt=lo).filter(
+        Q(location_id__in=location_ids) | Q(provider_id__in=provider_ids)
+    )
+    if patient_id is not None:
+        holds = holds.exclude(patient_id=patient_id)
+    # Spravato sessions are monitored: a held session counts toward the clinic's nurse ratio too.
+    rows = holds.values_list("location_id", "chair_id", "provider_id", "start", "end")
+    return [(*row, True) for row in rows]

@@ -1,6 +1,6 @@
 """Answering offers: accept books the whole course, decline and expiry pass it on, holds keep others out."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.core import clock
 from services.scheduling.models import Appointment
@@ -10,7 +10,7 @@ from services.waitlist.offers import waitlist_offers_expire_due
 from tests.conftest import client_for
 from tests.factories.organizations import staff_with_role
 from tests.factories.patients import PatientFactory
-from tests.factories.waitlist import waiting_patient
+from tests.factories.waitlist import spravato_clinic, waiting_patient
 
 
 def offer_for(clinic):
@@ -143,3 +143,31 @@ def test_capacity_already_held_is_never_offered_to_a_second_patient(clinic):
     assert again is None  # PostgreSQL refused the overlapping hold
     second.refresh_from_db()
     assert second.status == "waiting" and not WaitlistOffer.objects.filter(entry=second).exists()
+
+
+def test_held_capacity_is_not_offered_as_available_to_staff(org, now):
+    clinic = spravato_clinic(org, chairs=2, nurses=2)
+    waiting_patient(clinic.location)
+    offer = offer_for(clinic)
+    hold = offer.holds.order_by("start").first()
+    desk = staff_with_role("front_desk", location=clinic.location)
+    response = client_for(desk).get(
+        "/api/v1/availability",
+        {
+            "service": clinic.service.public_id,
+            "location": clinic.location.public_id,
+            "start": (hold.start - timedelta(hours=1)).isoformat(),
+            "end": (hold.end + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert response.status_code == 200, response.content
+    windows = response.json()["results"]
+    assert windows, "other chairs stay bookable around the hold"
+    held = [
+        w
+        for w in windows
+        if w["chair"] == hold.chair.public_id
+        and datetime.fromisoformat(w["start"]) < hold.end
+        and datetime.fromisoformat(w["end"]) > hold.start
+    ]
+    assert held == []
