@@ -18,6 +18,7 @@ from api.organizations.staff import StaffViewSet
 from api.patients.views import PatientViewSet
 from api.webhooks.stripe import StripeWebhookView
 from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
+from api.scheduling import calendars as sched_cal, series as sched_series
 from api.portal.staff import PortalAccountViewSet
 from api.waitlist import views as waitlist_views
 from api.waitlist.policy import WaitlistPolicyViewSet
@@ -46,6 +47,9 @@ router.register(billing_cards.ROUTE, billing_cards.PatientPaymentMethodViewSet, 
 router.register("billing-policies", BillingPolicyViewSet, basename="billing-policy")
 router.register("availability", AvailabilityViewSet, basename="availability")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("appointment-series", sched_series.AppointmentSeriesViewSet, basename="appointment-series")
+router.register(sched_cal.DAY_SHEET_ROUTE, sched_cal.DaySheetViewSet, basename="day-sheet")
+router.register(sched_cal.SCHEDULE_ROUTE, sched_cal.ProviderScheduleViewSet, basename="provider-schedule")
 router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("spravato-eligibility", waitlist_views.SpravatoEligibilityViewSet, "spravato-eligibility")
 router.register("waitlist-policies", WaitlistPolicyViewSet, basename="waitlist-policy")
@@ -56,6 +60,8 @@ api_v1 = [
     re_path(r"^auth/revoke/?$", TokenRevokeView.as_view(), name="auth-revoke"),
     path("portal/", include("api.portal.urls")),
     re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
+    re_path(sched_cal.FEED_ROUTE, sched_cal.CalendarFeedView.as_view(), name="provider-calendar-feed"),
+    re_path(sched_cal.ICS_ROUTE, sched_cal.IcalFeedView.as_view(), name="calendar-ics"),
     path("", include(router.urls)),
 ]
 

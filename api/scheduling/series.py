@@ -86,7 +86,7 @@ class SeriesSessionSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The appointment")
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    status = serializers.ChoiceField(choices=AppointmentStatus.choices)
+    status = serializers.CharField(help_text="The appointment's status (booked, checked_in, completed, ...)")
     location = serializers.CharField()
     chair = serializers.CharField(allow_null=True)
     provider = serializers.CharField()
@@ -109,7 +109,9 @@ class SeriesSerializer(serializers.Serializer):
     patient = serializers.CharField()
     service = serializers.CharField()
     location = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["booked", "finished", "cancelled"])
+    status = serializers.CharField(
+        help_text="booked (sessions still to come), finished (none left to come) or cancelled (none held)"
+    )
     rules = SeriesRulesSerializer(allow_null=True)
     preferences = serializers.JSONField()
     created_at = serializers.DateTimeField()
@@ -132,7 +134,9 @@ def _rules_dict(kind: str) -> dict | None:
 
 
 def series_dict(series: dict, sessions: list[dict]) -> dict:
-    zone = ZoneInfo(series["location__timezone"] or (sessions[0]["location__timezone"] if sessions else "UTC"))
+    zone = ZoneInfo(
+        series["location__timezone"] or (sessions[0]["location__timezone"] if sessions else "UTC")
+    )
     held, cancelled, number = [], [], 0
     for row in sessions:
         here = ZoneInfo(row["location__timezone"])
@@ -200,7 +204,9 @@ class AppointmentSeriesViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     def retrieve(self, request, *args, **kwargs):
         return self._render(self.get_object().pk)
 
-    @extend_schema(request=SeriesBookSerializer, responses={201: SeriesSerializer}, parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(
+        request=SeriesBookSerializer, responses={201: SeriesSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
     @idempotent
     def create(self, request):
         body = SeriesBookSerializer(data=request.data, context=self.get_serializer_context())

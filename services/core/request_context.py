@@ -8,6 +8,8 @@ import uuid
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Paths whose last part is a credential (a provider's calendar feed URL) are logged without it.
+_SECRET_PATH = re.compile(r"(/calendar/)[^/]+(\.ics)$")
 access_log = logging.getLogger("chairside.request")
 
 
@@ -33,7 +35,7 @@ class RequestIdMiddleware:
                 "request",
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": _SECRET_PATH.sub(r"\1<secret>\2", request.path),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     "user": getattr(getattr(request, "user", None), "public_id", None),

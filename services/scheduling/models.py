@@ -48,7 +48,9 @@ def _no_overlap(name: str, column: str, extra: Q | None = None) -> ExclusionCons
 class AppointmentSeries(PublicIdModel):
     """A course of treatment booked as one (an IV initial series, a Spravato induction).
 
-    A placeholder for the courses work: appointments may point at their series already.
+    Its sessions are the appointments pointing at it; services/scheduling/services/courses.py books and moves
+    them under the course's rules. `location` is the course's home clinic: its zone defines the
+    course's days and weeks, and staff reach the course through it.
     """
 
     PUBLIC_ID_PREFIX = "ser"
@@ -57,6 +59,14 @@ class AppointmentSeries(PublicIdModel):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     service = models.ForeignKey("clinics.Service", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=32, blank=True, default="")
+    location = models.ForeignKey(
+        "clinics.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # What the booking asked for: {"weekdays": [...], "times": [{"start", "end"}]} (clinic-local).
+    preferences = models.JSONField(default=dict, blank=True)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
 
 class Appointment(PublicIdModel):
