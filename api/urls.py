@@ -19,6 +19,7 @@ from api.patients.views import PatientViewSet
 from api.webhooks.stripe import StripeWebhookView
 from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 from api.scheduling import calendars as sched_cal, series as sched_series
+from api.packages import views as packages
 from api.portal.staff import PortalAccountViewSet
 from api.waitlist import views as waitlist_views
 from api.waitlist.policy import WaitlistPolicyViewSet
@@ -54,6 +55,13 @@ router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("spravato-eligibility", waitlist_views.SpravatoEligibilityViewSet, "spravato-eligibility")
 router.register("waitlist-policies", WaitlistPolicyViewSet, basename="waitlist-policy")
 router.register("portal-accounts", PortalAccountViewSet, basename="portal-account")
+router.register("packages", packages.PackageViewSet, basename="package")
+router.register(r"patients/(?P<patient_id>pat_[0-9a-z]{20})/credits", packages.CreditsViewSet, "pat-credits")
+router.register("package-purchases", packages.PackagePurchaseViewSet, basename="package-purchase")
+router.register("payment-plans", packages.PaymentPlanViewSet, basename="payment-plan")
+router.register("payment-plan-policies", packages.PlanPolicyViewSet, basename="payment-plan-policy")
+router.register("financing", packages.FinancingViewSet, basename="financing")
+router.register("fees", packages.PolicyFeeViewSet, basename="fee")
 
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),

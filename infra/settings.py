@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "services.patients",
     "services.scheduling",
     "services.billing",
+    "services.packages",
     "services.portal",
     "services.waitlist",
     "services.notifications",

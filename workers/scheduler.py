@@ -39,6 +39,7 @@ from services.core.metrics import counter_incr  # noqa: E402
 from services.core.models import SchedulerMark  # noqa: E402
 from services.core.outbox import event_record  # noqa: E402
 from services.notifications.services import notifications_release_due  # noqa: E402
+from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
 from workers import outbox  # noqa: E402
 
@@ -141,6 +142,7 @@ JOBS: list[Every | DailyPerClinic] = [
     DailyPerClinic("clinic.morning", time(7, 0), clinic_morning),
     Every("waitlist.offers", 30, waitlist_offers_tick),  # expiry (cascades to the next patient), reminders
     Every("waitlist.sweep", 300, waitlist_sweep_request),  # capacity no event announced
+    Every("packages.tick", 60, packages_tick),  # due installments to workers, credits expired, stranded fees
 ]
 
 
