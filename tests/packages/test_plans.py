@@ -14,6 +14,7 @@ from services.notifications.models import Notification
 from services.packages.jobs import installments_due_request
 from services.packages.models import Installment, PaymentPlan, PlanPolicy
 from services.packages.services import booking_require_good_standing, plans, settle
+from services.scheduling.services import appointment_book
 from tests.billing import stripe_browser
 from tests.billing.conftest import put_card_on_file
 from tests.factories.clinics import ServiceFactory
@@ -194,6 +195,15 @@ def test_past_due_blocks_booking_the_plans_services_until_a_manager_overrides(
     with pytest.raises(RuleViolation) as exc:
         booking_require_good_standing(patient=patient_with_card, service=iv)
     assert exc.value.status == 422 and exc.value.code == "payment-plan-past-due"
+    with pytest.raises(RuleViolation) as exc:  # booking itself applies the rule
+        appointment_book(
+            actor=biller,
+            patient=patient_with_card,
+            service=iv,
+            location=location,
+            start=clock.now() + timedelta(days=2),
+        )
+    assert exc.value.code == "payment-plan-past-due"
     manager_client = APIClient()
     manager_client.force_authenticate(manager)
     assert plan_json(biller_client, plan)["days_past_due"] == 15

@@ -6,6 +6,7 @@ cannot express, so monitored bookings at a clinic take a transaction-scoped advi
 clinic and count after acquiring it: the second booking sees the first once it commits.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,18 @@ _TAKEN = {
     "appointment_no_provider_overlap": ("provider", "That provider was just booked for an overlapping time."),
     "appointment_no_patient_overlap": ("patient", "The patient already has an appointment at that time."),
 }
+
+
+# Rules other domains add to booking (a payment plan past due blocks its services); each raises a
+# DomainError. Registered from the owning app's ready(), so scheduling never imports them.
+BookingRule = Callable[..., None]
+_booking_rules: list[BookingRule] = []
+
+
+def register_booking_rule(rule: BookingRule) -> None:
+    """`rule(patient=, service=)` is called for every booking before any slot is searched."""
+    if rule not in _booking_rules:
+        _booking_rules.append(rule)
 
 
 def event_payload(appointment: Appointment, **extra) -> dict:
@@ -73,6 +86,8 @@ def _check_static(
     if start < clock.now():
         raise RuleViolation("That time has passed.", field="start", code="in-the-past")
     patient_require_active(patient=patient)
+    for rule in _booking_rules:
+        rule(patient=patient, service=service)
     screening_require_cleared(patient=patient, service=service, at=start)
     if service.requires_rems and not location.rems_certified:
         raise RuleViolation(
