@@ -42,6 +42,7 @@ from services.notifications.services import notifications_release_due  # noqa: E
 from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
 from workers import outbox  # noqa: E402
+from workers.actors.billing import billing_reconcile_all, billing_sweep  # noqa: E402
 
 logger = logging.getLogger("chairside.scheduler")
 
@@ -143,6 +144,9 @@ JOBS: list[Every | DailyPerClinic] = [
     Every("waitlist.offers", 30, waitlist_offers_tick),  # expiry (cascades to the next patient), reminders
     Every("waitlist.sweep", 300, waitlist_sweep_request),  # capacity no event announced
     Every("packages.tick", 60, packages_tick),  # due installments to workers, credits expired, stranded fees
+    # Stripe calls run in a worker (send), never in the scheduler's tick.
+    Every("billing.sweep", 120, billing_sweep.send),  # lost webhook messages, payments a crash left pending
+    Every("billing.reconcile", 86_400, billing_reconcile_all.send),
 ]
 
 

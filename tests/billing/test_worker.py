@@ -1,6 +1,7 @@
 """A webhook answered by the web process is applied by a real Dramatiq worker on the real broker."""
 
 import time
+from datetime import timedelta
 
 import dramatiq
 import pytest
@@ -9,9 +10,11 @@ from django.conf import settings
 import workers.actors.billing  # noqa: F401 - registers billing's handler, as the worker process does
 from services.billing import services
 from services.billing.models import StripeEvent
+from services.core import clock
 from services.core.models import OutboxEvent
 from tests.billing import stripe_browser
 from tests.billing.stripe_events import deliver, event
+from workers.scheduler import JOBS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,3 +72,31 @@ def test_a_3ds_payment_completed_in_the_browser_is_recorded_by_the_worker(broker
     assert StripeEvent.objects.get().outcome == "applied"
     assert OutboxEvent.objects.get(name="stripe.event.received").dispatched_at is not None
     assert OutboxEvent.objects.filter(name="payment.succeeded").count() == 1
+
+
+def test_a_webhook_whose_message_was_lost_is_applied_by_the_scheduled_sweep(broker, anon, patient, biller):
+    payment = services.payment_create(
+        actor=biller,
+        patient=patient,
+        amount=30_000,
+        purpose="package",
+        source_key="pkg-sweep",
+        payment_method=stripe_browser.card(stripe_browser.CARD_3DS),
+    )
+    stripe_browser.authenticate(payment.stripe_payment_intent_id, payment.client_secret)
+    obj = stripe_browser.payment_intent(payment.stripe_payment_intent_id).to_dict()
+    assert deliver(anon, event("payment_intent.succeeded", obj)).status_code == 200
+    broker.flush_all()  # the relay's message is lost (a Redis crash after the publish)
+
+    later = clock.now() + timedelta(minutes=5)
+    clock.set_clock(lambda: later)
+    sweep = next(job for job in JOBS if job.name == "billing.sweep")
+    assert sweep.fire_due(later) == 1
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        wait_for(lambda: StripeEvent.objects.filter(processed_at__isnull=False).exists())
+    finally:
+        worker.stop(timeout=15_000)
+    payment.refresh_from_db()
+    assert payment.status == "succeeded" and payment.amount_captured == 30_000

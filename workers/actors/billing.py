@@ -10,3 +10,41 @@ from workers.registry import handler
 
 # A Stripe outage while attaching a card is worth retrying for a while; bad data is not (registry).
 handler("stripe.event.received", max_retries=8, time_limit=60_000)(billing_events.stripe_event_received)
+
+
+# --- Periodic billing work, sent by the scheduler (workers/scheduler.py JOBS) ------------------
+# They run here, not in the scheduler process, so a slow Stripe never delays the scheduler's ticks.
+import logging  # noqa: E402
+
+import dramatiq  # noqa: E402
+
+from services.billing.reconcile import billing_reconcile  # noqa: E402
+from services.billing.services import billing_resume_pending  # noqa: E402
+from services.billing.webhooks import stripe_events_process_pending  # noqa: E402
+from services.organizations.models import Organization  # noqa: E402
+
+logger = logging.getLogger("chairside.billing")
+
+
+@dramatiq.actor(actor_name="billing.sweep", queue_name="periodic", max_retries=0, time_limit=110_000)
+def billing_sweep() -> None:
+    """Stripe events whose message was lost, and payments/refunds a crash left pending."""
+    events = stripe_events_process_pending()
+    resumed = billing_resume_pending()
+    logger.info("billing sweep", extra={"stripe_events": events, **resumed})
+
+
+@dramatiq.actor(actor_name="billing.reconcile", queue_name="periodic", max_retries=0, time_limit=3_600_000)
+def billing_reconcile_all() -> None:
+    """Re-derive every practice's balances from the money ledger; mismatches are logged by count only."""
+    for organization in Organization.objects.only("id", "public_id").iterator():
+        report = billing_reconcile(organization=organization)
+        log = logger.info if report.ok else logger.error
+        log(
+            "billing reconciliation",
+            extra={
+                "organization": report.organization,
+                "mismatches": len(report.mismatches),
+                "ledger_entries": report.ledger_entries,
+            },
+        )
