@@ -14,8 +14,7 @@ from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict
 from services.core.outbox import event_record
-from services.scheduling.models import AppointmentSeries
-from services.scheduling.services import appointment_book
+from services.scheduling.services.courses import CourseSession, appointment_series_book_sessions
 from services.waitlist.models import (
     CapacityHold,
     EntryStatus,
@@ -71,23 +70,17 @@ def waitlist_offer_accept(*, user, offer: WaitlistOffer) -> WaitlistOffer:
         .order_by("start")
     )
     CapacityHold.objects.filter(offer=offer, active=True).update(active=False)
-    series = AppointmentSeries.objects.create(
-        organization_id=offer.organization_id,
+    # The course rules, the patient's REMS enrolment and every booking rule apply, all or nothing.
+    series = appointment_series_book_sessions(
+        actor=user,
         patient=offer.patient,
         service=offer.service,
         kind="spravato_induction",
+        sessions=[
+            CourseSession(location=offer.location, start=h.start, chair=h.chair, provider=h.provider)
+            for h in holds
+        ],
     )
-    for hold in holds:
-        appointment_book(
-            actor=user,
-            patient=offer.patient,
-            service=offer.service,
-            location=offer.location,
-            start=hold.start,
-            chair=hold.chair,
-            provider=hold.provider,
-            series=series,
-        )
     now = clock.now()
     offer.status, offer.responded_at, offer.series = OfferStatus.ACCEPTED, now, series
     offer.save(update_fields=["status", "responded_at", "series", "updated_at"])
