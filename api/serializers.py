@@ -1,5 +1,6 @@
 """Serializer building blocks shared by every domain."""
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
@@ -60,13 +61,19 @@ class MoneyField(serializers.Field):
     def to_representation(self, value):
         currency = "usd"
         request = self.context.get("request")
-        if request is not None and getattr(request, "user", None) is not None and hasattr(request.user, "organization"):
+        if (
+            request is not None
+            and getattr(request, "user", None) is not None
+            and hasattr(request.user, "organization")
+        ):
             currency = request.user.organization.currency
         return {"amount": value, "currency": currency}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, dict | int):
-            raise serializers.ValidationError('Expected {"amount": <integer minor units>, "currency": "usd"}.')
+            raise serializers.ValidationError(
+                'Expected {"amount": <integer minor units>, "currency": "usd"}.'
+            )
         if isinstance(data, dict):
             unknown = set(data) - {"amount", "currency"}
             if unknown:
@@ -82,3 +89,19 @@ class MoneyField(serializers.Field):
         if data < 0:
             raise serializers.ValidationError("Amount cannot be negative.")
         return data
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time that carries its UTC offset: a bare "09:00" means different instants at different clinics."""
+
+    default_error_messages = {"naive": "Include a UTC offset, e.g. 2030-01-08T09:00:00-08:00."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)

@@ -1,24 +1,9 @@
 """Pieces the clinic-configuration endpoints share."""
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.request import Request
 
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that must carry its UTC offset: a bare "09:00" is ambiguous across clinics."""
-
-    default_error_messages = {"naive": "Include a UTC offset, e.g. 2026-03-02T09:00:00-08:00."}
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("naive")
-        return super().to_internal_value(value)
+from api.serializers import AwareDateTimeField  # noqa: F401 - re-exported for the clinic views
 
 
 def query_filters(serializer_class: type[serializers.Serializer], request: Request) -> dict:

@@ -4,31 +4,14 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from api.serializers import PublicIdField, StrictSerializer
+from api.serializers import AwareDateTimeField, PublicIdField, StrictSerializer
 from services.clinics.models import Chair, Location, Provider, Service
 from services.patients.models import Patient
 from services.scheduling.models import AppointmentStatus
 
 MAX_RANGE_DAYS = 31
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """A time that carries its UTC offset: a bare "09:00" means different instants at different clinics."""
-
-    default_error_messages = {"naive": "Include a UTC offset, e.g. 2030-01-08T09:00:00-08:00."}
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("naive")
-        return super().to_internal_value(value)
 
 
 class QueryDateTimeField(AwareDateTimeField):
