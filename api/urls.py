@@ -21,6 +21,8 @@ from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 from api.scheduling import calendars as sched_cal, series as sched_series
 from api.packages import views as packages
 from api.portal.staff import PortalAccountViewSet
+from api.recalls import checkins as recall_checkins, plans as recall_plans
+from api.recalls import portal as recall_portal, views as recall_views
 from api.waitlist import views as waitlist_views
 from api.waitlist.policy import WaitlistPolicyViewSet
 
@@ -62,6 +64,12 @@ router.register("payment-plans", packages.PaymentPlanViewSet, basename="payment-
 router.register("payment-plan-policies", packages.PlanPolicyViewSet, basename="payment-plan-policy")
 router.register("financing", packages.FinancingViewSet, basename="financing")
 router.register("fees", packages.PolicyFeeViewSet, basename="fee")
+router.register("recalls", recall_views.RecallViewSet, basename="recall")
+router.register("maintenance-plans", recall_plans.MaintenancePlanViewSet, basename="maintenance-plan")
+router.register("recall-policies", recall_plans.RecallPolicyViewSet, basename="recall-policy")
+router.register("check-ins", recall_checkins.CheckInViewSet, basename="check-in")
+router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
+router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")
 
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),

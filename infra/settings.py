@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "services.portal",
     "services.waitlist",
     "services.notifications",
+    "services.recalls",
     "workers",
 ]
 

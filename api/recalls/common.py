@@ -1,0 +1,51 @@
+"""Shared by the recalls endpoints: the `?location=` filter and patient-read audit rows."""
+
+from types import SimpleNamespace
+
+from rest_framework import serializers
+
+from api.permissions import roles_for
+from services.clinics.models import Location
+from services.core.errors import NotFound
+from services.patients.services import patient_reads_audit
+
+
+def location_param(view):
+    """The `location` query parameter as one of the caller's clinics (404 otherwise), or None."""
+    public_id = view.request.query_params.get("location")
+    if not public_id:
+        return None
+    wanted = roles_for(view, view.request)
+    location = (
+        view.scope.filter(Location.objects.all(), location_field="id", wanted=wanted)
+        .filter(public_id=public_id)
+        .first()
+    )
+    if location is None:
+        raise NotFound("No such location.")
+    return location
+
+
+def choice_param(view, name: str, choices) -> str | None:
+    value = view.request.query_params.get(name)
+    if value and value not in choices:
+        raise serializers.ValidationError({name: [f"One of {', '.join(choices)}."]})
+    return value or None
+
+
+def audit_patient_reads(user, rows, action: str, prefix: str = "patient__") -> None:
+    """One audit row per patient shown (recalls and check-ins are part of the patient's record),
+    written in one statement whatever the page size."""
+    seen = {}
+    for row in rows:
+        seen[row[f"{prefix}public_id"]] = SimpleNamespace(
+            organization_id=row[f"{prefix}organization_id"],
+            public_id=row[f"{prefix}public_id"],
+            home_location_id=row[f"{prefix}home_location_id"],
+        )
+    if seen:
+        patient_reads_audit(actor=user, patients=list(seen.values()), action=action)
+
+
+def iso(value):
+    return value.isoformat() if value is not None else None

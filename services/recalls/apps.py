@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RecallsConfig(AppConfig):
+    name = "services.recalls"
+    label = "recalls"
