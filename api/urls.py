@@ -1,11 +1,14 @@
 """All routes. Each domain's viewsets register on one router; paths take an optional slash."""
 
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from api import ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
-from api.billing import cards as billing_cards, invoices as billing_invoices, payments as billing_payments
+from api.billing import cards as billing_cards
+from api.billing import invoices as billing_invoices
+from api.billing import payments as billing_payments
 from api.billing.policies import BillingPolicyViewSet
 from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet
@@ -15,16 +18,20 @@ from api.clinics.shifts import ShiftViewSet
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
-from api.patients.views import PatientViewSet
-from api.webhooks.stripe import StripeWebhookView
-from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
-from api.scheduling import calendars as sched_cal, series as sched_series
 from api.packages import views as packages
+from api.patients.views import PatientViewSet
 from api.portal.staff import PortalAccountViewSet
-from api.recalls import checkins as recall_checkins, plans as recall_plans
-from api.recalls import portal as recall_portal, views as recall_views
+from api.recalls import checkins as recall_checkins
+from api.recalls import plans as recall_plans
+from api.recalls import portal as recall_portal
+from api.recalls import views as recall_views
+from api.scheduling import calendars as sched_cal
+from api.scheduling import series as sched_series
+from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 from api.waitlist import views as waitlist_views
 from api.waitlist.policy import WaitlistPolicyViewSet
+from api.webhooks.stripe import StripeWebhookView
+
 
 class OptionalSlashRouter(SimpleRouter):
     """API.md: every path works with and without a trailing slash (POST included, no redirect)."""
@@ -38,7 +45,9 @@ router = OptionalSlashRouter()
 router.register("locations", LocationViewSet, basename="location")
 router.register("chairs", ChairViewSet, basename="chair")
 router.register("providers", ProviderViewSet, basename="provider")
-router.register(r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shifts", ShiftViewSet, basename="provider-shift")
+router.register(
+    r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shifts", ShiftViewSet, basename="provider-shift"
+)
 router.register("services", ServiceViewSet, basename="service")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
@@ -88,6 +97,9 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
+    # Recall notices link here; self-booking of maintenance sessions is not built yet, so the link
+    # lands on the portal's sign-in page (and the notice gives the clinic's phone).
+    re_path(r"^portal/book/?$", RedirectView.as_view(url="/portal/", query_string=True), name="portal-book"),
     path("portal/", include("api.portal.pages")),
 ]
 
