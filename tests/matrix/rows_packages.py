@@ -1,5 +1,7 @@
 """Packages, credits, installment plans, financing and fees in the permission matrix.
 
+World objects are named `pkg_*`: the World is shared by every domain's rows.
+
 Everyone on staff reads the catalogue and a patient's credits; org admins, managers and billing
 staff keep the catalogue (for their own clinics); money readers (org admin, manager, billing,
 front desk) see sales, plans, financing and fees; only billing staff and org admins move money;
@@ -39,14 +41,14 @@ def build(world):
     service = ServiceFactory(organization=world.org)
     package = make_package(organization=world.org, service=service)
     package.locations.set([world.home])
-    world.objects.update(pkg_patient=patient, pkg_service=service, package=package)
-    world.objects["purchase"] = paid_purchase(patient=patient, package=package, location=world.home)
+    world.objects.update(pkg_patient=patient, pkg_service=service, pkg_package=package)
+    world.objects["pkg_purchase"] = paid_purchase(patient=patient, package=package, location=world.home)
     plan_sale = _sale(world, patient, package, PaymentMethodKind.INSTALLMENTS)
     plan = plans.plan_create(purchase=plan_sale, deposit_amount=0, installment_count=3, frequency="monthly")
     plan.status, plan.paused_reason = "paused", "dunning"
     plan.save()
-    world.objects["plan"] = plan
-    world.objects["applied"] = financing.financing_open(
+    world.objects["pkg_plan"] = plan
+    world.objects["pkg_applied"] = financing.financing_open(
         purchase=_sale(world, patient, package, PaymentMethodKind.FINANCING), lender="carecredit"
     )
     approved = financing.financing_open(
@@ -54,9 +56,9 @@ def build(world):
     )
     approved.status, approved.approved_amount = "approved", package.price_amount
     approved.save()
-    world.objects["approved"] = approved
+    world.objects["pkg_approved"] = approved
     appointment = AppointmentFactory(patient=patient, location=world.home, service=service, status="no_show")
-    world.objects["fee"] = PolicyFee.objects.create(
+    world.objects["pkg_fee"] = PolicyFee.objects.create(
         organization=world.org,
         patient=patient,
         location=world.home,
@@ -83,7 +85,7 @@ def new_package(world):
 def financed_sale(world):
     return {
         "patient": o(world, "pkg_patient"),
-        "package": o(world, "package"),
+        "package": o(world, "pkg_package"),
         "location": world.home.public_id,
         "payment": {"method": "financing", "lender": "cherry"},
     }
@@ -94,18 +96,20 @@ def payoff_path(world):
     patient = world.objects["pkg_patient"]
     stripe_customer_ensure(patient=patient)
     BillingCustomer.objects.filter(patient=patient).update(default_payment_method_id="pm_card_visa")
-    return f"/api/v1/payment-plans/{o(world, 'plan')}/payoff"
+    return f"/api/v1/payment-plans/{o(world, 'pkg_plan')}/payoff"
 
 
 def failed_sale_path(world):
-    purchase = _sale(world, world.objects["pkg_patient"], world.objects["package"], PaymentMethodKind.CARD)
+    purchase = _sale(
+        world, world.objects["pkg_patient"], world.objects["pkg_package"], PaymentMethodKind.CARD
+    )
     PackagePurchase.objects.filter(pk=purchase.pk).update(status="payment_failed")
     return f"/api/v1/package-purchases/{purchase.public_id}/pay"
 
 
 ROWS = [
     Row("packages.list", "get", lambda w: "/api/v1/packages", EVERYONE, names_object=False),
-    Row("packages.get", "get", lambda w: f"/api/v1/packages/{o(w, 'package')}", EVERYONE),
+    Row("packages.get", "get", lambda w: f"/api/v1/packages/{o(w, 'pkg_package')}", EVERYONE),
     Row(
         "packages.create",
         "post",
@@ -118,14 +122,18 @@ ROWS = [
     Row(
         "packages.update",
         "patch",
-        lambda w: f"/api/v1/packages/{o(w, 'package')}",
+        lambda w: f"/api/v1/packages/{o(w, 'pkg_package')}",
         CATALOGUE,
         lambda w: {"description": "Six infusions over three weeks"},
     ),
-    Row("packages.delete", "delete", lambda w: f"/api/v1/packages/{o(w, 'package')}", CATALOGUE, None, 204),
+    Row(
+        "packages.delete", "delete", lambda w: f"/api/v1/packages/{o(w, 'pkg_package')}", CATALOGUE, None, 204
+    ),
     Row("credits.get", "get", lambda w: f"/api/v1/patients/{o(w, 'pkg_patient')}/credits", EVERYONE),
     Row("package_purchases.list", "get", lambda w: "/api/v1/package-purchases", READERS, names_object=False),
-    Row("package_purchases.get", "get", lambda w: f"/api/v1/package-purchases/{o(w, 'purchase')}", READERS),
+    Row(
+        "package_purchases.get", "get", lambda w: f"/api/v1/package-purchases/{o(w, 'pkg_purchase')}", READERS
+    ),
     Row(
         "package_purchases.create",
         "post",
@@ -139,18 +147,18 @@ ROWS = [
     Row(
         "package_purchases.refund",
         "post",
-        lambda w: f"/api/v1/package-purchases/{o(w, 'purchase')}/refund",
+        lambda w: f"/api/v1/package-purchases/{o(w, 'pkg_purchase')}/refund",
         TAKERS,
         lambda w: {"reason": "matrix"},
     ),
     Row("payment_plans.list", "get", lambda w: "/api/v1/payment-plans", READERS, names_object=False),
-    Row("payment_plans.get", "get", lambda w: f"/api/v1/payment-plans/{o(w, 'plan')}", READERS),
+    Row("payment_plans.get", "get", lambda w: f"/api/v1/payment-plans/{o(w, 'pkg_plan')}", READERS),
     Row("payment_plans.payoff", "post", payoff_path, TAKERS),
-    Row("payment_plans.resume", "post", lambda w: f"/api/v1/payment-plans/{o(w, 'plan')}/resume", TAKERS),
+    Row("payment_plans.resume", "post", lambda w: f"/api/v1/payment-plans/{o(w, 'pkg_plan')}/resume", TAKERS),
     Row(
         "payment_plans.override",
         "post",
-        lambda w: f"/api/v1/payment-plans/{o(w, 'plan')}/override",
+        lambda w: f"/api/v1/payment-plans/{o(w, 'pkg_plan')}/override",
         MANAGERS,
         lambda w: {"reason": "Paying at the desk on Friday"},
         201,
@@ -173,22 +181,22 @@ ROWS = [
         204,
     ),
     Row("financing.list", "get", lambda w: "/api/v1/financing", READERS, names_object=False),
-    Row("financing.get", "get", lambda w: f"/api/v1/financing/{o(w, 'applied')}", READERS),
+    Row("financing.get", "get", lambda w: f"/api/v1/financing/{o(w, 'pkg_applied')}", READERS),
     Row(
         "financing.approve",
         "post",
-        lambda w: f"/api/v1/financing/{o(w, 'applied')}/approve",
+        lambda w: f"/api/v1/financing/{o(w, 'pkg_applied')}/approve",
         TAKERS,
         lambda w: {"approved_amount": {"amount": 240000, "currency": "usd"}},
     ),
-    Row("financing.decline", "post", lambda w: f"/api/v1/financing/{o(w, 'applied')}/decline", TAKERS),
+    Row("financing.decline", "post", lambda w: f"/api/v1/financing/{o(w, 'pkg_applied')}/decline", TAKERS),
     Row(
         "financing.payout",
         "post",
-        lambda w: f"/api/v1/financing/{o(w, 'approved')}/payout",
+        lambda w: f"/api/v1/financing/{o(w, 'pkg_approved')}/payout",
         TAKERS,
         lambda w: {"amount": 230000, "reference": "PO-1"},
     ),
     Row("fees.list", "get", lambda w: "/api/v1/fees", READERS, names_object=False),
-    Row("fees.get", "get", lambda w: f"/api/v1/fees/{o(w, 'fee')}", READERS),
+    Row("fees.get", "get", lambda w: f"/api/v1/fees/{o(w, 'pkg_fee')}", READERS),
 ]
