@@ -126,7 +126,11 @@ class CreditLot(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["patient", "service", "expires_at"])]
+        indexes = [
+            models.Index(fields=["patient", "service", "expires_at"]),
+            # The expiry job's scan: only lots with credits left, by when they lapse.
+            models.Index(fields=["expires_at"], condition=Q(balance__gt=0), name="credit_lot_live_expiry"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["purchase", "service"], name="credit_lot_unique"),
             models.CheckConstraint(condition=Q(balance__gte=0), name="credit_balance_never_negative"),
