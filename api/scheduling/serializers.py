@@ -62,6 +62,10 @@ class AppointmentCancelSerializer(StrictSerializer):
     by_clinic = serializers.BooleanField(required=False, default=False)
 
 
+class AppointmentReverseCompletionSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=1000)
+
+
 class AppointmentCheckInSerializer(StrictSerializer):
     ride_home_confirmed = serializers.BooleanField()
 

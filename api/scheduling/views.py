@@ -94,7 +94,11 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     pagination_class = AppointmentPagination
     read_roles = ALL_STAFF
     write_roles = CLINICAL
-    action_roles = {"check_in": CHECK_IN_ROLES, "complete": COMPLETE_ROLES}
+    action_roles = {
+        "check_in": CHECK_IN_ROLES,
+        "complete": COMPLETE_ROLES,
+        "reverse_completion": COMPLETE_ROLES,
+    }
 
     def _render(self, appointment_pk: int, code: int = status.HTTP_200_OK) -> Response:
         row = Appointment.objects.filter(pk=appointment_pk).values(*s.APPOINTMENT_VALUES).get()
@@ -191,6 +195,23 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
                 monitoring_started_at=d["monitoring_started_at"],
                 monitoring_ended_at=d["monitoring_ended_at"],
                 vitals=d["vitals"],
+            ),
+        )
+
+    @extend_schema(
+        request=s.AppointmentReverseCompletionSerializer,
+        responses={200: s.AppointmentSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @action(detail=True, methods=["post"], url_path="reverse-completion", url_name="reverse-completion")
+    @idempotent
+    def reverse_completion(self, request, id=None):
+        """A completion recorded in error: reopen the session; a package credit it used comes back."""
+        return self._transition(
+            request,
+            s.AppointmentReverseCompletionSerializer,
+            lambda obj, d: services.appointment_completion_reverse(
+                actor=request.user, appointment=obj, reason=d["reason"]
             ),
         )
 

@@ -60,6 +60,18 @@ def build(world):
         checked_in_at=now - timedelta(hours=3),
         ride_home_confirmed=True,
     )
+    world.objects["sched_done"] = AppointmentFactory(
+        location=home,
+        patient=PatientFactory(home_location=home, cleared=True),
+        service=service,
+        chair=chairs[2],
+        provider=nurses[2],
+        start=now - timedelta(hours=6),
+        status="completed",
+        checked_in_at=now - timedelta(hours=6),
+        completed_at=now - timedelta(hours=4),
+        ride_home_confirmed=True,
+    )
 
 
 def appointment_path(key: str, suffix: str = ""):
@@ -123,4 +135,8 @@ ROWS = [
         "appointments.complete", "post", appointment_path("sched_in_chair", "/complete"), COMPLETE, completion
     ),
     Row("appointments.no_show", "post", appointment_path("sched_booked", "/no-show"), BOOKERS),
+    Row(
+        "appointments.reverse_completion", "post", appointment_path("sched_done", "/reverse-completion"),
+        COMPLETE, lambda w: {"reason": "Recorded on the wrong patient"},
+    ),
 ]

@@ -129,3 +129,28 @@ def test_a_disputed_payment_event_pauses_its_plan(biller, patient_with_card, ser
     assert deliver("payment.disputed", events.payment_disputed, times=2) == 1
     plan.refresh_from_db()
     assert (plan.status, plan.paused_reason) == ("paused", "dispute")
+
+
+def test_a_clinician_reversing_a_completion_gets_the_patient_their_credit_back(
+    sold, patient_with_card, location, iv, deliver
+):
+    from services.organizations.models import Role
+    from tests.conftest import client_for
+    from tests.factories.organizations import staff_with_role
+
+    appointment = AppointmentFactory(
+        patient=patient_with_card, location=location, service=iv, status="completed",
+        start=clock.now() - timedelta(hours=3), checked_in_at=clock.now() - timedelta(hours=3),
+    )
+    announce(appointment, "completed")
+    deliver("appointment.completed", events.appointment_completed)
+    assert balance(patient_with_card) == 5
+    clinician = client_for(staff_with_role(Role.CLINICIAN, location=location))
+    url = f"/api/v1/appointments/{appointment.public_id}/reverse-completion"
+    assert clinician.post(url, {}, format="json").status_code == 400  # a reason is required
+    response = clinician.post(url, {"reason": "Charted on the wrong patient"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "checked_in"
+    assert clinician.post(url, {"reason": "again"}, format="json").status_code == 409
+    assert deliver("appointment.completion_reversed", events.appointment_completion_reversed, times=2) == 1
+    assert balance(patient_with_card) == 6

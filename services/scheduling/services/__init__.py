@@ -8,6 +8,7 @@ from services.scheduling.services.lifecycle import (
     appointment_cancel,
     appointment_check_in,
     appointment_complete,
+    appointment_completion_reverse,
     appointment_no_show,
 )
 
@@ -16,6 +17,7 @@ __all__ = [
     "appointment_cancel",
     "appointment_check_in",
     "appointment_complete",
+    "appointment_completion_reverse",
     "appointment_no_show",
     "event_payload",
 ]

@@ -164,6 +164,38 @@ def appointment_complete(
 
 
 @transaction.atomic
+def appointment_completion_reverse(*, actor, appointment: Appointment, reason: str) -> Appointment:
+    """Undo a completion recorded in error: the session is open again (checked in), its record
+    cleared, and `appointment.completion_reversed` gives back any package credit it used."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the completion is being reversed.", field="reason")
+    appointment = _locked(appointment, (AppointmentStatus.COMPLETED,), "reopened")
+    appointment.status = AppointmentStatus.CHECKED_IN
+    appointment.monitoring_started_at = appointment.monitoring_ended_at = None
+    appointment.vitals, appointment.completed_at, appointment.completed_by = {}, None, None
+    appointment.save()
+    audit_record(
+        organization=appointment.location.organization,
+        actor=actor,
+        action="appointment.completion_reverse",
+        obj=appointment,
+        # The reason is free text a clinician wrote: it stays in the audit row, never in the event.
+        changes={
+            "status": {"before": AppointmentStatus.COMPLETED, "after": appointment.status},
+            "reason": reason,
+        },
+        location_id=appointment.location_id,
+    )
+    event_record(
+        name="appointment.completion_reversed",
+        organization=appointment.location.organization,
+        payload=event_payload(appointment),
+    )
+    return appointment
+
+
+@transaction.atomic
 def appointment_no_show(*, actor, appointment: Appointment) -> Appointment:
     """The patient did not come. Only once the appointment has started; billing may charge the fee."""
     appointment = _locked(appointment, (AppointmentStatus.BOOKED,), "marked as a no-show")
