@@ -73,3 +73,36 @@ class ConfigViewSet(
     def destroy(self, request, *args, **kwargs):
         self.perform_service_delete(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ClinicPolicyViewSet(ScopedViewSet):
+    """`/<policies>/{location id}`: one clinic's own rules, GET and PUT/PATCH; clinics without their
+    own see the defaults. Subclasses say how to read (`policy_data`) and write (`policy_set`) them."""
+
+    location_field = "id"
+    filter_backends = []
+
+    def object_location_id(self, obj):
+        return obj.pk
+
+    def policy_data(self, location) -> dict:
+        raise NotImplementedError
+
+    def policy_set(self, *, actor, location, data: dict) -> None:
+        raise NotImplementedError
+
+    def _data(self, location) -> dict:
+        return self.get_serializer({"location": location.public_id, **self.policy_data(location)}).data
+
+    def retrieve(self, request, id=None):
+        return Response(self._data(self.get_object()))
+
+    def update(self, request, id=None):
+        location = self.get_object()
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        self.policy_set(actor=request.user, location=location, data=dict(body.validated_data))
+        return Response(self._data(location))
+
+    def partial_update(self, request, id=None):
+        return self.update(request, id=id)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api.permissions import CLINICAL, MANAGERS, roles_for
 from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
 from api.serializers import PublicIdField, StrictSerializer
-from api.viewsets import ScopedViewSet
+from api.viewsets import ClinicPolicyViewSet, ScopedViewSet
 from services.clinics.models import Location, Service
 from services.organizations.models import Role
 from services.patients.models import Patient
@@ -171,41 +171,21 @@ class RecallPolicySerializer(StrictSerializer):
     quiet_hours_end = serializers.TimeField(required=False, format="%H:%M")
 
 
-class RecallPolicyViewSet(ScopedViewSet):
+class RecallPolicyViewSet(ClinicPolicyViewSet):
     """A clinic's recall rules; clinics without their own use the defaults shown. Intervals are
     defaults for new plans (each plan keeps its own)."""
 
     queryset = Location.objects.all()
     serializer_class = RecallPolicySerializer
-    location_field = "id"
     read_roles = CLINICAL
     write_roles = MANAGERS
-    filter_backends = []
 
-    def object_location_id(self, obj):
-        return obj.pk
-
-    def _data(self, location):
+    def policy_data(self, location) -> dict:
         policy = policy_services.policy_for(location)
         data = {f: getattr(policy, f) for f in policy_services.POLICY_FIELDS}
-        data["service_intervals"] = {
-            code: list(policy.interval_for(code)) for code in sorted(DEFAULT_INTERVALS)
-        }
-        return RecallPolicySerializer({"location": location.public_id, **data}).data
+        intervals = {code: list(policy.interval_for(code)) for code in sorted(DEFAULT_INTERVALS)}
+        data["service_intervals"] = intervals
+        return data
 
-    @extend_schema(responses={200: RecallPolicySerializer})
-    def retrieve(self, request, id=None):
-        return Response(self._data(self.get_object()))
-
-    @extend_schema(request=RecallPolicySerializer, responses={200: RecallPolicySerializer})
-    def update(self, request, id=None):
-        location = self.get_object()
-        body = RecallPolicySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        policy_services.recall_policy_set(
-            actor=request.user, location=location, data=dict(body.validated_data)
-        )
-        return Response(self._data(location))
-
-    def partial_update(self, request, id=None):
-        return self.update(request, id=id)
+    def policy_set(self, *, actor, location, data: dict) -> None:
+        policy_services.recall_policy_set(actor=actor, location=location, data=data)
