@@ -16,7 +16,7 @@ from services.notifications.services import notification_send
 from services.organizations.models import Role, User
 from services.recalls.ladder import recall_first_notice, recalls_ladder_advance
 from services.recalls.models import TREATMENT_CODES, SymptomCheckIn
-from services.recalls.plans import plan_record_session
+from services.recalls.plans import plan_record_session, plan_reverse_session
 from services.recalls.scan import recalls_scan
 from services.recalls.services import recalls_close_open
 from services.scheduling.models import Appointment, AppointmentStatus
@@ -25,6 +25,12 @@ from services.scheduling.models import Appointment, AppointmentStatus
 def appointment_completed(event: Event) -> None:
     """A session was completed: the plan starts at the end of the initial series, or moves on."""
     plan_record_session(appointment_id=event.payload["appointment_id"])
+
+
+def appointment_completion_reversed(event: Event) -> None:
+    """A completion recorded in error was reversed: the plan forgets that session (and, if it ended
+    the initial series, goes back to the series)."""
+    plan_reverse_session(appointment_id=event.payload["appointment_id"])
 
 
 def appointment_booked(event: Event) -> None:

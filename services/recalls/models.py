@@ -98,6 +98,11 @@ class MaintenancePlan(PublicIdModel):
     baseline_phq9 = models.PositiveSmallIntegerField(null=True, blank=True)
     baseline_gad7 = models.PositiveSmallIntegerField(null=True, blank=True)
     series_completed_at = models.DateTimeField(null=True, blank=True)
+    # The session whose completion ended the initial series: if that completion is reversed, the
+    # plan goes back to the series (plans.plan_reverse_session).
+    series_end_appointment = models.ForeignKey(
+        "scheduling.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     discharged_at = models.DateTimeField(null=True, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -123,6 +123,7 @@ def plan_record_session(*, appointment_id: int) -> MaintenancePlan | None:
             plan.interval_min_days, plan.interval_max_days = policy.interval_for(appointment.service.code)
         plan.service, plan.phase = appointment.service, Phase.MAINTENANCE
         plan.series_completed_at = appointment.completed_at or clock.now()
+        plan.series_end_appointment = appointment
         _set_last_session(plan, appointment)
         plan.next_due_date = next_due_date(plan)
         plan.save()
@@ -139,6 +140,68 @@ def plan_record_session(*, appointment_id: int) -> MaintenancePlan | None:
         plan.save(update_fields=["last_session_at", "last_session_on", "next_due_date", "updated_at"])
     # A walk-in session (booked and completed without a recall seeing the booking) still ends it.
     recalls_close_open(patient_id=patient.pk, reason="session completed", appointment=appointment)
+    return plan
+
+
+def _latest_completed(patient_id: int) -> Appointment | None:
+    return (
+        Appointment.objects.filter(
+            patient_id=patient_id, status=AppointmentStatus.COMPLETED, service__code__in=TREATMENT_CODES
+        )
+        .select_related("location")
+        .order_by("-start")
+        .first()
+    )
+
+
+def _restore_last_session(plan: MaintenancePlan) -> None:
+    latest = _latest_completed(plan.patient_id)
+    plan.last_session_at = plan.last_session_on = None
+    if latest is not None:
+        _set_last_session(plan, latest)
+    plan.next_due_date = next_due_date(plan)
+
+
+@transaction.atomic
+def plan_reverse_session(*, appointment_id: int) -> MaintenancePlan | None:
+    """A completion was reversed (recorded in error). If it ended the initial series, the plan goes
+    back to the series and its open recall closes: the patient is not in maintenance until that
+    session is really completed. If it was the latest session, the due date follows the one before.
+    Safe to repeat, and a no-op once the session is completed again (that completion's own event
+    moves the plan)."""
+    appointment = Appointment.objects.select_related("service").filter(pk=appointment_id).first()
+    if (
+        appointment is None
+        or appointment.status == AppointmentStatus.COMPLETED
+        or appointment.service.code not in TREATMENT_CODES
+    ):
+        return None
+    plan = (
+        MaintenancePlan.objects.select_for_update()
+        .select_related("home_location__organization")
+        .filter(patient_id=appointment.patient_id)
+        .first()
+    )
+    if plan is None:
+        return None
+    if plan.series_end_appointment_id == appointment.pk and plan.phase == Phase.MAINTENANCE:
+        before = snapshot(plan, PLAN_FIELDS)
+        plan.phase, plan.series_completed_at, plan.series_end_appointment = Phase.INITIAL_SERIES, None, None
+        _restore_last_session(plan)
+        plan.save()
+        audit_record(
+            organization=plan.home_location.organization,
+            actor=None,
+            action="maintenance_plan.series_reopened",
+            obj=plan,
+            changes=diff(before, snapshot(plan, PLAN_FIELDS)),
+            location_id=plan.home_location_id,
+        )
+        _event(plan, "updated", fields=["phase"], appointment_id=appointment.pk)
+        recalls_close_open(patient_id=plan.patient_id, reason="series completion reversed")
+    elif plan.last_session_at is not None and plan.last_session_at == appointment.start:
+        _restore_last_session(plan)
+        plan.save(update_fields=["last_session_at", "last_session_on", "next_due_date", "updated_at"])
     return plan
 
 
@@ -173,14 +236,7 @@ def maintenance_plan_create(*, actor, patient, service, data: dict[str, Any]) ->
         started_by=actor,
     )
     _check_intervals(plan.interval_min_days, plan.interval_max_days)
-    last = (
-        Appointment.objects.filter(
-            patient=patient, status=AppointmentStatus.COMPLETED, service__code__in=TREATMENT_CODES
-        )
-        .select_related("location")
-        .order_by("-start")
-        .first()
-    )
+    last = _latest_completed(patient.pk)
     if last is not None:
         _set_last_session(plan, last)
     plan.next_due_date = data["next_due_date"] if "next_due_date" in data else next_due_date(plan)

@@ -9,6 +9,9 @@ from services.recalls import events as recall_events
 from workers.registry import handler
 
 handler("appointment.completed", max_retries=8, time_limit=60_000)(recall_events.appointment_completed)
+handler("appointment.completion_reversed", max_retries=8, time_limit=60_000)(
+    recall_events.appointment_completion_reversed
+)
 handler("appointment.booked", max_retries=8, time_limit=60_000)(recall_events.appointment_booked)
 handler("recall.opened", max_retries=8, time_limit=60_000)(recall_events.recall_opened)
 # One clinic's ladder and scan: set-based, but a large clinic's morning may take a while.
