@@ -1,7 +1,6 @@
 """All routes. Each domain's viewsets register on one router; paths take an optional slash."""
 
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -20,6 +19,7 @@ from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
 from api.packages import views as packages
 from api.patients.views import PatientViewSet
+from api.portal import booking_page
 from api.portal.staff import PortalAccountViewSet
 from api.recalls import checkins as recall_checkins
 from api.recalls import plans as recall_plans
@@ -97,9 +97,7 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
-    # Recall notices link here; self-booking of maintenance sessions is not built yet, so the link
-    # lands on the portal's sign-in page (and the notice gives the clinic's phone).
-    re_path(r"^portal/book/?$", RedirectView.as_view(url="/portal/", query_string=True), name="portal-book"),
+    re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/", include("api.portal.pages")),
 ]
 

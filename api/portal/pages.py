@@ -24,6 +24,7 @@ from services.organizations.models import User
 from services.portal import services as portal_services
 from services.portal.models import PortalAccount
 from services.portal.selectors import portal_appointments
+from services.recalls.models import RECALLED_PHASES, MaintenancePlan
 from services.waitlist import offers as offer_services
 from services.waitlist import services as waitlist_services
 from services.waitlist.models import WaitlistOffer
@@ -35,6 +36,7 @@ NOTICES = {
     "joined": "You are on the waitlist. We will email you when a course is available.",
     "left": "You have left the waitlist.",
     "accepted": "Your course is booked. See your appointments below.",
+    "booked": "Your session is booked. See your appointments below.",
     "declined": "You declined the offer; you keep your place on the waitlist.",
     "resent": "A new confirmation link is on its way.",
     "registered": "Check your email and follow the link to confirm your address, then sign in.",
@@ -44,7 +46,7 @@ NOTICES = {
 }
 
 
-def _local_label(value, zone: str) -> str:
+def local_label(value, zone: str) -> str:
     local = value.astimezone(ZoneInfo(zone))
     return local.strftime("%a %b %-d, %Y, %-I:%M %p ") + local.tzname()
 
@@ -54,9 +56,9 @@ def _display(offer: dict) -> dict:
     zone = offer["location"]["timezone"]
     return {
         **offer,
-        "expires_label": _local_label(datetime.fromisoformat(offer["expires_at"]), zone),
+        "expires_label": local_label(datetime.fromisoformat(offer["expires_at"]), zone),
         "sessions": [
-            {**s, "label": _local_label(datetime.fromisoformat(s["start"]), zone)} for s in offer["sessions"]
+            {**s, "label": local_label(datetime.fromisoformat(s["start"]), zone)} for s in offer["sessions"]
         ],
     }
 
@@ -78,7 +80,8 @@ def patient_page(view):
     def wrapper(request, *args, **kwargs):
         user = _user(request)
         if user is None:
-            return redirect("/portal/login?" + urlencode({"next": request.path}))
+            # The whole path: a recall notice's booking link keeps its clinic through the sign-in.
+            return redirect("/portal/login?" + urlencode({"next": request.get_full_path()}))
         request.portal_user = user
         return view(request, *args, **kwargs)
 
@@ -220,13 +223,18 @@ def _dashboard(request, error: str | None = None, status: int = 200):
     ).order_by("name")
     appointments = [
         {
-            "when": _local_label(a.start, a.location.timezone),
+            "when": local_label(a.start, a.location.timezone),
             "service": a.service.name,
             "location": a.location.name,
             "status": a.status,
         }
         for a in portal_appointments(user=user).select_related("location", "service").order_by("start")[:50]
     ]
+    plan = (
+        MaintenancePlan.objects.filter(patient__portal_user=user, organization_id=user.organization_id)
+        .select_related("service")
+        .first()
+    )
     if entry and entry["offer"]:
         entry["offer"] = _display(entry["offer"])
     return render(
@@ -239,6 +247,8 @@ def _dashboard(request, error: str | None = None, status: int = 200):
             "clinics": clinics,
             "weekdays": list(enumerate(WEEKDAYS)),
             "appointments": appointments,
+            "plan": plan,
+            "plan_bookable": plan is not None and plan.phase in RECALLED_PHASES,
             "notice": _notice(request),
             "error": error,
         },

@@ -1,11 +1,15 @@
 """The patient's own appointments and invoices, as lean dicts (constant queries per page)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
 
+from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.pagination import CreatedCursorPagination
 from api.permissions import IsPatient
+from api.serializers import AwareDateTimeField, StrictSerializer
 from services.portal.selectors import portal_appointments, portal_invoices
+from services.recalls.self_booking import self_booking_book
 
 
 class StartCursorPagination(CreatedCursorPagination):
@@ -16,8 +20,45 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
+APPOINTMENT_VALUES = (
+    "id",
+    "public_id",
+    "start",
+    "end",
+    "status",
+    "location__public_id",
+    "location__name",
+    "location__timezone",
+    "location__address",
+    "service__name",
+    "series__public_id",
+)
+
+
+def appointment_row(row: dict) -> dict:
+    return {
+        "id": row["public_id"],
+        "start": _iso(row["start"]),
+        "end": _iso(row["end"]),
+        "status": row["status"],
+        "service": row["service__name"],
+        "series": row["series__public_id"],
+        "location": {
+            "id": row["location__public_id"],
+            "name": row["location__name"],
+            "timezone": row["location__timezone"],
+            "address": row["location__address"],
+        },
+    }
+
+
+class SelfBookingSerializer(StrictSerializer):
+    location = serializers.CharField(required=False, help_text="A clinic id; default: my home clinic")
+    start = AwareDateTimeField(help_text="One of the times GET /api/v1/portal/availability lists")
+
+
 class PortalAppointmentsView(generics.ListAPIView):
-    """My appointments, soonest first; `?status=booked` filters."""
+    """My appointments, soonest first (`?status=booked` filters); POST books my next maintenance session."""
 
     permission_classes = [IsPatient]
     pagination_class = StartCursorPagination
@@ -31,39 +72,25 @@ class PortalAppointmentsView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(
-            self.get_queryset().values(
-                "id",
-                "public_id",
-                "start",
-                "end",
-                "status",
-                "location__public_id",
-                "location__name",
-                "location__timezone",
-                "location__address",
-                "service__name",
-                "series__public_id",
-            )
+        page = self.paginate_queryset(self.get_queryset().values(*APPOINTMENT_VALUES))
+        return self.get_paginated_response([appointment_row(row) for row in page])
+
+    @extend_schema(request=SelfBookingSerializer, responses={201: dict}, parameters=[IDEMPOTENCY_KEY])
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        """Book my next maintenance or booster session: my plan's service, at `location` (default my
+        home clinic) from `start`. 409 when the time was just taken or I already have one booked."""
+        body = SelfBookingSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        appointment = self_booking_book(
+            user=request.user,
+            location_id=body.validated_data.get("location"),
+            start=body.validated_data["start"],
         )
-        rows = [
-            {
-                "id": row["public_id"],
-                "start": _iso(row["start"]),
-                "end": _iso(row["end"]),
-                "status": row["status"],
-                "service": row["service__name"],
-                "series": row["series__public_id"],
-                "location": {
-                    "id": row["location__public_id"],
-                    "name": row["location__name"],
-                    "timezone": row["location__timezone"],
-                    "address": row["location__address"],
-                },
-            }
-            for row in page
-        ]
-        return self.get_paginated_response(rows)
+        row = (
+            portal_appointments(user=request.user).filter(pk=appointment.pk).values(*APPOINTMENT_VALUES).get()
+        )
+        return Response(appointment_row(row), status=status.HTTP_201_CREATED)
 
 
 class PortalInvoicesView(generics.ListAPIView):

@@ -3,6 +3,7 @@
 from django.urls import re_path
 
 from api.portal import accounts, records, waitlist
+from api.recalls.self_booking import PortalAvailabilityView
 
 OFFER = r"(?P<offer_id>wlo_[0-9a-z]{20})"
 
@@ -21,6 +22,7 @@ urlpatterns = [
     ),
     re_path(r"^me/?$", accounts.MeView.as_view(), name="portal-me"),
     re_path(r"^appointments/?$", records.PortalAppointmentsView.as_view(), name="portal-appointments"),
+    re_path(r"^availability/?$", PortalAvailabilityView.as_view(), name="portal-availability"),
     re_path(r"^invoices/?$", records.PortalInvoicesView.as_view(), name="portal-invoices"),
     re_path(r"^waitlist/?$", waitlist.PortalWaitlistView.as_view(), name="portal-waitlist"),
     re_path(rf"^offers/{OFFER}/?$", waitlist.PortalOfferView.as_view(), name="portal-offer"),

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from services.core import clock
 from services.recalls.checkins import checkin_submit
+from services.recalls.self_booking import self_booking_windows
 from tests.factories.patients import PatientFactory
 from tests.factories.recalls import iv_service, make_plan, make_recall
 from tests.matrix import Row
@@ -40,6 +41,13 @@ def portal_obj(world, key: str):
             waitlist_obj(world, "patient_a_record"), last_session_on=clock.now().date() - timedelta(days=10)
         )
     return waitlist_obj(world, key)
+
+
+def first_bookable_time(world) -> dict:
+    """Patient A books the first time the portal lists for them (any other caller is refused first)."""
+    patient_a = portal_obj(world, "patient_a")
+    _, location, _, windows = self_booking_windows(user=patient_a)
+    return {"location": location.public_id, "start": windows[0].start.isoformat()}
 
 
 def recall_path(suffix=""):
@@ -126,6 +134,25 @@ ROWS = [
         lambda w: "/api/v1/portal/maintenance-plan/preferences" + ("" if portal_obj(w, "patient_a") else ""),
         PATIENT,
         lambda w: {"recall_consent": False},
+        names_object=False,
+        portal=True,
+    ),
+    # --- portal: booking the next maintenance session (the recall notice's link) ---
+    Row(
+        "portal.availability",
+        "get",
+        lambda w: "/api/v1/portal/availability" + ("" if portal_obj(w, "patient_a") else ""),
+        PATIENT,
+        names_object=False,
+        portal=True,
+    ),
+    Row(
+        "portal.appointments.book",
+        "post",
+        lambda w: "/api/v1/portal/appointments" + ("" if portal_obj(w, "patient_a") else ""),
+        PATIENT,
+        first_bookable_time,
+        201,
         names_object=False,
         portal=True,
     ),

@@ -197,11 +197,3 @@ def test_the_ladder_advances_and_booking_closes_the_recall(setting, settings):
     # The next mornings recall nobody: the patient is booked.
     mornings(clock, datetime(2027, 3, 25, 7, 0, tzinfo=LA), datetime(2027, 3, 25, 7, 0, tzinfo=LA))
     assert Recall.objects.count() == 1
-
-
-def test_the_booking_link_in_a_recall_notice_leads_to_the_portal(client):
-    response = client.get("/portal/book?recall=rcl_x&location=loc_y")
-    assert response.status_code == 302
-    assert response["Location"].startswith("/portal/?recall=rcl_x")
-    landing = client.get(response["Location"], follow=True)  # signed out: the portal's sign-in page
-    assert landing.status_code == 200 and landing.redirect_chain[-1][0].startswith("/portal/login")
