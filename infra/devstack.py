@@ -281,6 +281,7 @@ def serve(env: dict[str, str], wait_ready: Callable[[], None]) -> int:
         "    admin@demo.chairside.test (org_admin), manager.sac@demo.chairside.test (manager),\n"
         "    frontdesk.sac@demo.chairside.test (front_desk), nurse.sac@demo.chairside.test (clinician),\n"
         "    billing@demo.chairside.test (billing)\n"
+        f"  Patient portal: {base}/portal/ as patient@demo.chairside.test (maintenance due this week)\n"
         "  Ctrl-C stops everything.\n",
         flush=True,
     )

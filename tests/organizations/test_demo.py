@@ -13,6 +13,10 @@ from services.clinics.validation import npi_is_valid
 from services.core import clock
 from services.core.models import AuditEntry, OutboxEvent
 from services.organizations.models import AccessToken, Organization, StaffRole, User
+from services.patients.models import Patient
+from services.portal.models import PortalAccount
+from services.recalls.models import MaintenancePlan, Recall
+from services.recalls.scan import recalls_scan
 
 PASSWORD = "chairside-demo-2026"
 MODELS = [
@@ -25,6 +29,9 @@ MODELS = [
     Shift,
     Service,
     ServicePrice,
+    Patient,
+    PortalAccount,
+    MaintenancePlan,
     AuditEntry,
     OutboxEvent,
 ]
@@ -176,3 +183,26 @@ def test_a_rerun_respects_shifts_a_manager_moved(demo):
     call_command("load_demo")
 
     assert Shift.objects.count() == count
+
+
+def test_the_demo_patient_is_recalled_and_can_book_from_the_portal(demo):
+    sacramento = Location.objects.get(organization=demo, name="Sacramento")
+    plan = MaintenancePlan.objects.get(patient__email="patient@demo.chairside.test")
+    assert plan.home_location == sacramento and plan.phase == "maintenance"
+    today = clock.now().astimezone(ZoneInfo(sacramento.timezone)).date()
+    recalls_scan(location_ids=[sacramento.pk], local_date=today)  # the clinic's next morning
+    assert Recall.objects.get(patient=plan.patient).status == "open"
+
+    response = APIClient().post(
+        "/api/v1/portal/token", {"email": "patient@demo.chairside.test", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    portal = APIClient()
+    portal.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
+    times = portal.get("/api/v1/portal/availability").json()
+    assert times["locations"][0]["name"] == "Sacramento" and times["results"], times
+    booked = portal.post(
+        "/api/v1/portal/appointments", {"start": times["results"][0]["start"]}, format="json"
+    )
+    assert booked.status_code == 201, booked.content
+    assert Recall.objects.get(patient=plan.patient).status == "booked"

@@ -21,6 +21,7 @@ from services.clinics.validation import npi_check_digit
 from services.core import clock
 from services.core.ids import new_public_id
 from services.organizations.models import Organization, Role, StaffRole, User
+from services.recalls.demo import load_maintenance_patient
 
 PRACTICE = "Sunrise Ketamine & Spravato"
 PASSWORD = "chairside-demo-2026"  # printed by infra/devstack.py and listed in the README
@@ -299,7 +300,11 @@ def load_logins(demo: Demo) -> None:
             demo.ensure(StaffRole, user=user, role=role, location=clinic)
 
 
-STEPS = [load_practice, load_clinics, load_catalogue, load_providers, load_shifts, load_logins]
+def load_patients(demo: Demo) -> None:
+    load_maintenance_patient(demo, password_hash=demo_password_hash())
+
+
+STEPS = [load_practice, load_clinics, load_catalogue, load_providers, load_shifts, load_logins, load_patients]
 
 
 class Command(BaseCommand):
