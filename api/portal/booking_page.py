@@ -29,14 +29,15 @@ def _week_link(location_id: str, day: date) -> str:
 
 def _render(request, *, location_id=None, first_day=None, error=None, status=200):
     try:
-        options, location, first, windows = self_booking_windows(
-            user=request.portal_user, location_id=location_id, first_day=first_day
+        options, first, windows = self_booking_windows(
+            user=request.portal_user, location_id=location_id, first_day=first_day, fallback=True
         )
     except DomainError as exc:
         title = "Booking not available"
         return render(
             request, "portal/message.html", {"title": title, "message": exc.detail}, status=exc.status
         )
+    location = options.location
     zone = ZoneInfo(location.timezone)
     days: OrderedDict[str, list[dict]] = OrderedDict()
     for window in windows:
@@ -58,6 +59,8 @@ def _render(request, *, location_id=None, first_day=None, error=None, status=200
             "location": location,
             "days": days.items(),
             "first": first,
+            "earliest": options.earliest,
+            "latest": options.latest,
             "booked_label": (
                 f"{local_label(booked.start, booked.location.timezone)} at {booked.location.name}"
                 if booked

@@ -53,11 +53,12 @@ class PortalAvailabilityView(APIView):
     def get(self, request):
         query = AvailabilityQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        options, location, first, windows = self_booking_windows(
+        options, first, windows = self_booking_windows(
             user=request.user,
             location_id=query.validated_data.get("location"),
             first_day=query.validated_data.get("start"),
         )
+        location = options.location
         following = first + timedelta(days=SEARCH_DAYS)
         next_url = None
         if options.open and following <= options.latest:

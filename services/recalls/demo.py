@@ -5,6 +5,7 @@ recalls them, the notice lands in `.data/mail`, and its link books a session in 
 Idempotent like every demo step: looked up by the login's email, created only when missing."""
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from services.clinics.models import Service
 from services.organizations.models import User
@@ -21,7 +22,7 @@ def load_maintenance_patient(demo, *, password_hash: str) -> None:
     if User.objects.filter(email=PATIENT_EMAIL).exists():
         return
     home = demo.clinics["Sacramento"]
-    today = demo.now.date()
+    today = demo.now.astimezone(ZoneInfo(home.timezone)).date()  # the clinic's calendar day
     user = demo.ensure(
         User,
         email=PATIENT_EMAIL,

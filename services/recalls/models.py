@@ -144,6 +144,9 @@ class RecallStatus(models.TextChoices):
     SNOOZED = "snoozed"
     BOOKED = "booked"  # converted: the patient booked a session
     CLOSED = "closed"  # staff closed it, the patient opted out, or was discharged
+    # The reason for it went away (the completion that started maintenance was reversed); like a
+    # booking, it does not stop the same due date being recalled again.
+    WITHDRAWN = "withdrawn"
 
 
 OPEN_STATUSES = (RecallStatus.OPEN, RecallStatus.SNOOZED)
@@ -181,7 +184,7 @@ class Recall(PublicIdModel):
     kind = models.CharField(max_length=16, choices=RecallKind.choices)
     reason = models.CharField(max_length=24, choices=RecallReason.choices)
     due_date = models.DateField()
-    status = models.CharField(max_length=8, choices=RecallStatus.choices, default=RecallStatus.OPEN)
+    status = models.CharField(max_length=12, choices=RecallStatus.choices, default=RecallStatus.OPEN)
     step = models.CharField(max_length=12, choices=RecallStep.choices, default=RecallStep.NEW)
     next_step_at = models.DateTimeField(null=True, blank=True)  # when the ladder moves on
     snoozed_until = models.DateField(null=True, blank=True)  # clinic-local date
@@ -232,10 +235,11 @@ class Recall(PublicIdModel):
                 condition=Q(status__in=["open", "snoozed"]),
                 name="recall_one_open_per_patient",
             ),
-            # A booked recall does not count: if the booking is cancelled, the next scan recalls again.
+            # A booked or withdrawn recall does not count: if the booking is cancelled (or the series
+            # completed again), the next scan recalls again.
             models.UniqueConstraint(
                 fields=["plan", "kind", "due_date"],
-                condition=~Q(status="booked"),
+                condition=~Q(status__in=["booked", "withdrawn"]),
                 name="recall_once_per_due_date",
             ),
             models.CheckConstraint(condition=Q(status__in=RecallStatus.values), name="recall_status_known"),

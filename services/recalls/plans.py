@@ -16,6 +16,7 @@ from services.core import clock
 from services.core.audit import audit_record, diff, snapshot
 from services.core.errors import Conflict, InvalidInput
 from services.core.outbox import event_record
+from services.patients.models import Patient
 from services.recalls.models import RECALLED_PHASES, TREATMENT_CODES, MaintenancePlan, Phase
 from services.recalls.policy import add_months, policy_for
 from services.recalls.services import recalls_close_open
@@ -88,15 +89,25 @@ def _event(plan: MaintenancePlan, name: str, **extra) -> None:
     )
 
 
-@transaction.atomic
-def plan_record_session(*, appointment_id: int) -> MaintenancePlan | None:
-    """A session was completed: start the plan at the end of the initial series, or move the next
-    due date on. Safe to repeat (an older or the same session changes nothing)."""
-    appointment = (
+def _session_locked(appointment_id: int) -> Appointment | None:
+    """The appointment, read after locking its patient's row: a completion and its reversal handled
+    at the same time by two workers take turns, and the second sees the status the first left."""
+    patient_id = Appointment.objects.filter(pk=appointment_id).values_list("patient_id", flat=True).first()
+    if patient_id is None:
+        return None
+    list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True))
+    return (
         Appointment.objects.select_related("service", "location", "patient__home_location__organization")
         .filter(pk=appointment_id)
         .first()
     )
+
+
+@transaction.atomic
+def plan_record_session(*, appointment_id: int) -> MaintenancePlan | None:
+    """A session was completed: start the plan at the end of the initial series, or move the next
+    due date on. Safe to repeat (an older or the same session changes nothing)."""
+    appointment = _session_locked(appointment_id)
     if (
         appointment is None
         or appointment.status != AppointmentStatus.COMPLETED
@@ -169,7 +180,7 @@ def plan_reverse_session(*, appointment_id: int) -> MaintenancePlan | None:
     session is really completed. If it was the latest session, the due date follows the one before.
     Safe to repeat, and a no-op once the session is completed again (that completion's own event
     moves the plan)."""
-    appointment = Appointment.objects.select_related("service").filter(pk=appointment_id).first()
+    appointment = _session_locked(appointment_id)
     if (
         appointment is None
         or appointment.status == AppointmentStatus.COMPLETED
@@ -184,9 +195,23 @@ def plan_reverse_session(*, appointment_id: int) -> MaintenancePlan | None:
     )
     if plan is None:
         return None
-    if plan.series_end_appointment_id == appointment.pk and plan.phase == Phase.MAINTENANCE:
+    later = (
+        Appointment.objects.filter(
+            patient_id=plan.patient_id,
+            status=AppointmentStatus.COMPLETED,
+            service__code__in=TREATMENT_CODES,
+            start__gt=appointment.start,
+        )
+        .order_by("start")
+        .first()
+    )
+    if plan.series_end_appointment_id == appointment.pk and later is not None:
+        plan.series_end_appointment = later  # sessions came after it: the series ended all the same
+        plan.save(update_fields=["series_end_appointment", "updated_at"])
+    elif plan.series_end_appointment_id == appointment.pk and plan.phase == Phase.MAINTENANCE:
         before = snapshot(plan, PLAN_FIELDS)
         plan.phase, plan.series_completed_at, plan.series_end_appointment = Phase.INITIAL_SERIES, None, None
+        plan.recalled_due_date = None  # completed again, the same due date is recalled again
         _restore_last_session(plan)
         plan.save()
         audit_record(
@@ -198,8 +223,9 @@ def plan_reverse_session(*, appointment_id: int) -> MaintenancePlan | None:
             location_id=plan.home_location_id,
         )
         _event(plan, "updated", fields=["phase"], appointment_id=appointment.pk)
-        recalls_close_open(patient_id=plan.patient_id, reason="series completion reversed")
-    elif plan.last_session_at is not None and plan.last_session_at == appointment.start:
+        recalls_close_open(patient_id=plan.patient_id, reason="series completion reversed", withdraw=True)
+        return plan
+    if plan.last_session_at is not None and plan.last_session_at == appointment.start:
         _restore_last_session(plan)
         plan.save(update_fields=["last_session_at", "last_session_on", "next_due_date", "updated_at"])
     return plan

@@ -38,10 +38,11 @@ PENDING = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 
 @dataclass(frozen=True)
 class SelfBooking:
-    """What this patient may book now: the service, where, from when to when (clinic-local days)."""
+    """What this patient may book now at one clinic: from when to when (that clinic's local days)."""
 
     plan: MaintenancePlan
-    locations: list[Location]  # the home clinic first
+    locations: list[Location]  # where the plan's service is offered, the home clinic first
+    location: Location  # the one asked about
     earliest: date
     latest: date
     pending: Appointment | None  # a session already booked: no second one
@@ -77,20 +78,42 @@ def _require_bookable_phase(plan: MaintenancePlan) -> None:
         )
 
 
-def self_booking_options(*, user: User, lock: bool = False) -> SelfBooking:
-    plan = _plan(user, lock=lock)
-    _require_bookable_phase(plan)
-    home = plan.home_location
+def _locations(plan: MaintenancePlan) -> list[Location]:
     locations = Location.objects.filter(organization_id=plan.organization_id, active=True)
     if plan.service.requires_rems:
         locations = locations.filter(rems_certified=True)
-    ordered = sorted(locations, key=lambda loc: (loc.pk != home.pk, loc.name))
+    ordered = sorted(locations, key=lambda loc: (loc.pk != plan.home_location_id, loc.name))
+    if not ordered:
+        raise RuleViolation(
+            f"None of your practice's clinics offers {plan.service.name} now; call your clinic.",
+            field="location",
+            code="no-clinic",
+        )
+    return ordered
+
+
+def _choose(locations: list[Location], public_id: str | None, fallback: bool) -> Location:
+    for location in locations:
+        if location.public_id == public_id:
+            return location
+    if not public_id or fallback:  # the page: a link's clinic that no longer offers it shows the first
+        return locations[0]
+    raise InvalidInput("Choose one of your practice's clinics that offers your treatment.", field="location")
+
+
+def self_booking_options(
+    *, user: User, location_id: str | None = None, lock: bool = False, fallback: bool = False
+) -> SelfBooking:
+    plan = _plan(user, lock=lock)
+    _require_bookable_phase(plan)
+    locations = _locations(plan)
+    location = _choose(locations, location_id, fallback)
     recall = (
         Recall.objects.filter(plan=plan, status__in=(RecallStatus.OPEN, RecallStatus.SNOOZED))
         .order_by("-opened_at")
         .first()
     )
-    today = clock.now().astimezone(ZoneInfo(home.timezone)).date()
+    today = clock.now().astimezone(ZoneInfo(location.timezone)).date()
     earliest = today
     booster_now = recall is not None and recall.kind == RecallKind.BOOSTER
     if plan.phase == Phase.MAINTENANCE and plan.last_session_on and not booster_now:
@@ -108,7 +131,8 @@ def self_booking_options(*, user: User, lock: bool = False) -> SelfBooking:
     )
     return SelfBooking(
         plan=plan,
-        locations=ordered,
+        locations=locations,
+        location=location,
         earliest=earliest,
         latest=today + timedelta(days=HORIZON_DAYS),
         pending=pending,
@@ -116,83 +140,83 @@ def self_booking_options(*, user: User, lock: bool = False) -> SelfBooking:
     )
 
 
-def _location(options: SelfBooking, public_id: str | None) -> Location:
-    if not public_id:
-        return options.locations[0] if options.locations else options.plan.home_location
-    for location in options.locations:
-        if location.public_id == public_id:
-            return location
-    raise InvalidInput("Choose one of your practice's clinics that offers your treatment.", field="location")
+def _beyond_reach(options: SelfBooking) -> str:
+    return f"You can book up to {options.latest:%B %-d, %Y}; for later, call your clinic."
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def self_booking_windows(
-    *, user: User, location_id: str | None = None, first_day: date | None = None
-) -> tuple[SelfBooking, Location, date, list[Window]]:
-    """A week of times (from `first_day`, clinic-local) the patient may book at one clinic, one per
-    start (whichever chair and provider; booking chooses them again)."""
-    options = self_booking_options(user=user)
-    location = _location(options, location_id)
-    first = max(first_day or options.earliest, options.earliest)
-    if first > options.latest:
-        raise InvalidInput(
-            f"You can book up to {options.latest.isoformat()}; for later, call your clinic.", field="start"
-        )
-    if not options.open:
-        return options, location, first, []
-    zone = ZoneInfo(location.timezone)
-    last = min(first + timedelta(days=SEARCH_DAYS), options.latest + timedelta(days=1))
-    windows = find_windows(
+def _windows(options: SelfBooking, start: datetime, end: datetime) -> list[Window]:
+    return find_windows(
         service=options.plan.service,
-        locations=[location],
-        start=_local_midnight(first, zone),
-        end=_local_midnight(last, zone),
+        locations=[options.location],
+        start=start,
+        end=end,
         step=STEP,
         now=clock.now(),
     )
+
+
+def self_booking_windows(
+    *, user: User, location_id: str | None = None, first_day: date | None = None, fallback: bool = False
+) -> tuple[SelfBooking, date, list[Window]]:
+    """A week of times (from `first_day`, clinic-local) the patient may book at one clinic, one per
+    start (whichever chair and provider; booking chooses them again). `fallback` (the page): an
+    unknown clinic or a week out of reach shows the first clinic or week instead of an error."""
+    options = self_booking_options(user=user, location_id=location_id, fallback=fallback)
+    first = max(first_day or options.earliest, options.earliest)
+    if not options.open:
+        return options, options.earliest, []
+    if first > options.latest:
+        if not fallback:
+            raise InvalidInput(_beyond_reach(options), field="start")
+        first = options.earliest
+    zone = ZoneInfo(options.location.timezone)
+    last = min(first + timedelta(days=SEARCH_DAYS), options.latest + timedelta(days=1))
     seen, unique = set(), []
-    for window in windows:
+    for window in _windows(options, _local_midnight(first, zone), _local_midnight(last, zone)):
         if window.start not in seen:
             seen.add(window.start)
             unique.append(window)
-    return options, location, first, unique
+    return options, first, unique
 
 
 @transaction.atomic
 def self_booking_book(*, user: User, location_id: str | None, start: datetime) -> Appointment:
-    """Book the plan's service at `start`. The plan's row lock makes a double submit wait, then see
-    the first booking and get a 409 instead of a second session."""
+    """Book the plan's service at `start`, one of the listed times. The plan's row lock makes a
+    double submit wait, then see the first booking and get a 409 instead of a second session."""
     if start.tzinfo is None:
         raise InvalidInput("start needs a UTC offset.", field="start")
-    options = self_booking_options(user=user, lock=True)
+    options = self_booking_options(user=user, location_id=location_id, lock=True)
     if options.pending is not None:
         raise Conflict(
             "You already have a session booked; to change it, call your clinic.",
             field="start",
             code="already-booked",
         )
-    location = _location(options, location_id)
-    day = start.astimezone(ZoneInfo(location.timezone)).date()
+    day = start.astimezone(ZoneInfo(options.location.timezone)).date()
     if day < options.earliest:
         raise RuleViolation(
-            f"Your next session can be booked from {options.earliest.isoformat()}.",
+            f"Your next session can be booked from {options.earliest:%B %-d, %Y}.",
             field="start",
             code="too-early",
         )
     if day > options.latest:
-        raise RuleViolation(
-            f"You can book up to {options.latest.isoformat()}; for later, call your clinic.",
+        raise RuleViolation(_beyond_reach(options), field="start", code="too-far-ahead")
+    # Only the times the portal lists: a patient's 10:07 would leave gaps no one else can book.
+    if not any(w.start == start for w in _windows(options, start, start + timedelta(seconds=1))):
+        raise Conflict(
+            "That time is not free (any more); choose one of the times listed.",
             field="start",
-            code="too-far-ahead",
+            code="time-unavailable",
         )
     appointment = appointment_book(
         actor=user,
         patient=options.plan.patient,
         service=options.plan.service,
-        location=location,
+        location=options.location,
         start=start,
     )
     # The appointment.booked handler would close the recall too; closing it here means the patient's

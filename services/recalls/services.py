@@ -140,7 +140,7 @@ def _close(recall: Recall, *, actor, status: str, reason: str, appointment=None)
     # The plan's copy of "a recall is open"; a booking also frees its due date, so that if the booking
     # is cancelled the next morning recalls the patient again (see scan.py).
     MaintenancePlan.objects.filter(pk=recall.plan_id).update(recall_open=False)
-    if status == RecallStatus.BOOKED:
+    if status in (RecallStatus.BOOKED, RecallStatus.WITHDRAWN):
         MaintenancePlan.objects.filter(pk=recall.plan_id, recalled_due_date=recall.due_date).update(
             recalled_due_date=None
         )
@@ -158,20 +158,26 @@ def _close(recall: Recall, *, actor, status: str, reason: str, appointment=None)
     _record(
         recall,
         actor=actor,
-        action="booked" if status == RecallStatus.BOOKED else "closed",
+        action={RecallStatus.BOOKED: "booked", RecallStatus.WITHDRAWN: "withdrawn"}.get(status, "closed"),
         changes={"status": {"before": before, "after": status}, "reason": {"after": reason}},
     )
     return recall
 
 
 @transaction.atomic
-def recalls_close_open(*, patient_id: int, actor=None, reason: str, appointment=None) -> Recall | None:
-    """Close the patient's open recall, if any: booked (with the appointment), opted out, discharged."""
+def recalls_close_open(
+    *, patient_id: int, actor=None, reason: str, appointment=None, withdraw: bool = False
+) -> Recall | None:
+    """Close the patient's open recall, if any: booked (with the appointment), opted out, discharged,
+    or withdrawn (its reason went away; the same due date may be recalled again)."""
     recall = Recall.objects.filter(patient_id=patient_id, status__in=OPEN_STATUSES).first()
     if recall is None:
         return None
     recall = _locked(recall)
     if recall.status not in OPEN_STATUSES:
         return None
-    status = RecallStatus.BOOKED if appointment is not None else RecallStatus.CLOSED
+    if withdraw:
+        status = RecallStatus.WITHDRAWN
+    else:
+        status = RecallStatus.BOOKED if appointment is not None else RecallStatus.CLOSED
     return _close(recall, actor=actor, status=status, reason=reason, appointment=appointment)

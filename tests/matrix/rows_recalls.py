@@ -46,8 +46,8 @@ def portal_obj(world, key: str):
 def first_bookable_time(world) -> dict:
     """Patient A books the first time the portal lists for them (any other caller is refused first)."""
     patient_a = portal_obj(world, "patient_a")
-    _, location, _, windows = self_booking_windows(user=patient_a)
-    return {"location": location.public_id, "start": windows[0].start.isoformat()}
+    options, _, windows = self_booking_windows(user=patient_a)
+    return {"location": options.location.public_id, "start": windows[0].start.isoformat()}
 
 
 def recall_path(suffix=""):

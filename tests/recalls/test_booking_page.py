@@ -7,9 +7,11 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
+from services.clinics.models import Location
 from services.scheduling.models import Appointment
 from tests.factories.organizations import PASSWORD
 from tests.factories.patients import PatientFactory
+from tests.factories.scheduling import bookable_clinic
 from tests.factories.waitlist import portal_user
 from tests.recalls.test_self_booking import LA, Setting
 
@@ -72,7 +74,8 @@ def test_a_time_taken_meanwhile_shows_the_reason_and_books_nothing(org):
     )
     assert response.status_code == 409
     page = response.content.decode()
-    assert "No chair is free then." in page and 'name="start" value="2030-01-14"' in page  # same week
+    assert "That time is not free (any more)" in page
+    assert 'name="start" value="2030-01-14"' in page  # the same week again
     nothing = client.post("/portal/book", {"location": setting.clinic.location.public_id})
     assert nothing.status_code == 400 and "Choose a time first." in nothing.content.decode()
     assert not Appointment.objects.filter(patient=setting.patient).exists()
@@ -83,3 +86,18 @@ def test_without_a_plan_the_page_says_so(org):
     PatientFactory(portal_user=user)
     response = signed_in(user).get("/portal/book")
     assert response.status_code == 404 and "no maintenance plan" in response.content.decode()
+
+
+def test_a_link_to_a_clinic_that_no_longer_offers_the_treatment_shows_one_that_does(org):
+    setting = Setting(org)
+    closed = bookable_clinic(organization=org, shift_start=setting.clock.now, chairs=1, providers=1)
+    Location.objects.filter(pk=closed.location.pk).update(active=False)
+    page = signed_in(setting.user).get(f"/portal/book?recall=rcl_x&location={closed.location.public_id}")
+    assert page.status_code == 200
+    assert f'value="{setting.clinic.location.public_id}" selected' in page.content.decode()
+
+
+def test_not_yet_bookable_the_page_says_from_when(org):
+    setting = Setting(org, last_session_days_ago=1, interval=(60, 90))
+    page = signed_in(setting.user).get("/portal/book").content.decode()
+    assert "can be booked from <strong>Thursday, March 7</strong>" in page and 'id="book-form"' not in page

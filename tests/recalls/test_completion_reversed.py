@@ -55,7 +55,7 @@ def test_reversing_the_last_series_session_takes_the_plan_back_to_the_series(set
     assert (plan.phase, plan.next_due_date, plan.series_completed_at) == ("initial_series", None, None)
     assert plan.last_session_on.isoformat() == DAYS[4]  # the fifth session is the last one done
     recall.refresh_from_db()
-    assert recall.status == "closed" and recall.close_reason == "series completion reversed"
+    assert recall.status == "withdrawn" and recall.close_reason == "series completion reversed"
     audit = AuditEntry.objects.get(action="maintenance_plan.series_reopened")
     assert audit.changes["phase"] == {"before": "maintenance", "after": "initial_series"}
     # Not in maintenance: the following mornings recall nobody.
@@ -65,7 +65,33 @@ def test_reversing_the_last_series_session_takes_the_plan_back_to_the_series(set
     complete(clock, nurse, sessions[-1])  # completed for real this time: maintenance again
     plan.refresh_from_db()
     assert plan.phase == "maintenance" and plan.series_end_appointment_id == sessions[-1].pk
-    assert plan.next_due_date == plan.last_session_on + timedelta(days=28)
+    assert plan.next_due_date == plan.last_session_on + timedelta(days=28) == recall.due_date
+    # The same due date is recalled again the next morning (a withdrawn recall does not block it).
+    mornings(clock, morning + timedelta(days=2), morning + timedelta(days=2))
+    again = Recall.objects.get(patient=patient, status="open")
+    assert again.pk != recall.pk and again.due_date == recall.due_date
+
+
+def test_reversing_the_series_end_after_later_sessions_keeps_maintenance(setting):
+    clock, clinic, patient, nurse = setting(DAYS[0])
+    sessions = deliver_series(clock, clinic, patient, nurse, DAYS)
+    clock.at(local("2027-03-08") - timedelta(days=2))
+    visit = appointment_book(
+        actor=nurse,
+        patient=patient,
+        service=clinic.services["iv"],
+        location=clinic.location,
+        start=local("2027-03-08"),
+    )
+    clock.at(visit.start + timedelta(minutes=5))
+    appointment_check_in(actor=nurse, appointment=visit, ride_home_confirmed=True)
+    complete(clock, nurse, visit)
+
+    reverse(nurse, sessions[-1])  # a correction weeks later: the series ended all the same
+
+    plan = MaintenancePlan.objects.get(patient=patient)
+    assert plan.phase == "maintenance" and plan.series_end_appointment_id == visit.pk
+    assert plan.last_session_on.isoformat() == "2027-03-08"
 
 
 def test_reversing_a_maintenance_session_restores_the_previous_due_date(setting):

@@ -98,7 +98,7 @@ def test_a_time_before_the_minimum_interval_or_beyond_eight_weeks_is_refused(set
     too_early = datetime(2030, 1, 10, 9, 0, tzinfo=LA)
     response = setting.book(too_early)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "start"
-    assert "2030-01-11" in response.json()["detail"]
+    assert "January 11, 2030" in response.json()["detail"]
     too_late = setting.book(datetime(2030, 3, 5, 9, 0, tzinfo=LA))
     assert too_late.status_code == 422 and too_late.json()["type"].endswith("/too-far-ahead")
     assert not Appointment.objects.exists()
@@ -233,3 +233,20 @@ def test_availability_runs_the_same_number_of_queries_however_many_clinics_and_c
         bookable_clinic(organization=org, chairs=4, providers=3, shift_start=NOW, shift_hours=24 * 14)
         ChairFactory(location=setting.clinic.location, capabilities=["iv"])
     assert count() == small
+
+
+def test_an_interval_longer_than_the_booking_horizon_says_when_instead_of_failing(org):
+    setting = Setting(org, last_session_days_ago=1, interval=(60, 90))
+    body = setting.availability().json()
+    assert (body["can_book"], body["earliest"]) == (False, "2030-03-07")
+    assert (body["results"], body["next"]) == ([], None)
+    response = setting.book(datetime(2030, 1, 14, 10, 0, tzinfo=LA))
+    assert response.status_code == 422 and "March 7, 2030" in response.json()["detail"]
+
+
+def test_only_a_listed_time_can_be_booked(setting):
+    response = setting.book(datetime(2030, 1, 14, 10, 7, tzinfo=LA))  # inside hours, off the half hours
+    assert response.status_code == 409 and response.json()["type"].endswith("/time-unavailable")
+    closed = setting.book(datetime(2030, 1, 14, 19, 0, tzinfo=LA))  # after closing
+    assert closed.status_code == 409
+    assert not Appointment.objects.exists()
