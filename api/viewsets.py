@@ -44,9 +44,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
             raise PermissionDenied("Your role at this clinic does not allow this.")
 
 
-class ConfigViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
-):
+class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """CRUD where create/update/delete are delegated to service functions.
 
     Subclasses implement `perform_service_create(data)`, `perform_service_update(obj, data)` and

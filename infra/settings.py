@@ -190,7 +190,9 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # The broker defaults to REDIS_URL; a separate URL lets production split cache and queues.
 DRAMATIQ_BROKER_URL = os.environ.get("DRAMATIQ_BROKER_URL", REDIS_URL)
 DRAMATIQ_NAMESPACE = os.environ.get("DRAMATIQ_NAMESPACE", "dramatiq")
-DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env_int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", 60_000)  # then a dead worker's jobs requeue
+DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env_int(
+    "DRAMATIQ_HEARTBEAT_TIMEOUT_MS", 60_000
+)  # then a dead worker's jobs requeue
 DRAMATIQ_DEAD_MESSAGE_TTL_DAYS = env_int("DRAMATIQ_DEAD_MESSAGE_TTL_DAYS", 7)
 # Kept longer than dead letters live, so a re-driven message still finds its processed-event rows.
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 14)

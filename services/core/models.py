@@ -16,13 +16,13 @@ class PublicIdModel(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return self.public_id
+
     def save(self, *args, **kwargs):
         if not self.public_id:
             self.public_id = new_public_id(self.PUBLIC_ID_PREFIX)
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return self.public_id
 
 
 class AuditEntry(models.Model):
@@ -44,6 +44,9 @@ class AuditEntry(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-at"]), models.Index(fields=["object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_id} at {self.at:%Y-%m-%dT%H:%M:%SZ}"
 
 
 class OutboxEvent(models.Model):
@@ -72,6 +75,9 @@ class OutboxEvent(models.Model):
             models.Index(fields=["dispatched_at"], name="outbox_dispatched_at"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.name} #{self.pk}"
+
 
 class IdempotencyKey(models.Model):
     """A client's `Idempotency-Key` and the response it got, so a retry replays instead of redoing.
@@ -93,6 +99,9 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "user", "key"], name="idempotency_key_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.pk} of user {self.user_id}"
 
 
 class ProcessedEvent(models.Model):

@@ -32,7 +32,9 @@ class User(AbstractBaseUser, PublicIdModel):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="users")
     email = models.EmailField(unique=True)  # always stored lower-cased by the services
     name = models.CharField(max_length=200, blank=True, default="")
-    kind = models.CharField(max_length=16, default=KIND_STAFF, choices=[(KIND_STAFF, "staff"), (KIND_PATIENT, "patient")])
+    kind = models.CharField(
+        max_length=16, default=KIND_STAFF, choices=[(KIND_STAFF, "staff"), (KIND_PATIENT, "patient")]
+    )
     is_active = models.BooleanField(default=True)
 
     USERNAME_FIELD = "email"
@@ -59,7 +61,9 @@ class StaffRole(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "role", "location"], name="staffrole_unique"),
             models.UniqueConstraint(
-                fields=["user", "role"], condition=models.Q(location__isnull=True), name="staffrole_unique_orgwide"
+                fields=["user", "role"],
+                condition=models.Q(location__isnull=True),
+                name="staffrole_unique_orgwide",
             ),
             models.CheckConstraint(
                 condition=models.Q(role="org_admin", location__isnull=True)
@@ -67,6 +71,9 @@ class StaffRole(models.Model):
                 name="staffrole_org_admin_has_no_location",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.role} of user {self.user_id} at location {self.location_id}"
 
 
 class AccessToken(models.Model):
@@ -77,3 +84,6 @@ class AccessToken(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"token {self.pk} of user {self.user_id}"  # never the hash

@@ -56,7 +56,9 @@ class Scope:
             return False
         return any(location_id in self.roles.get(r, frozenset()) for r in wanted)
 
-    def filter(self, queryset: QuerySet, *, location_field: str | None = "location", wanted=STAFF_ROLES) -> QuerySet:
+    def filter(
+        self, queryset: QuerySet, *, location_field: str | None = "location", wanted=STAFF_ROLES
+    ) -> QuerySet:
         """Rows of the caller's practice and, unless org admin, of their clinics."""
         queryset = queryset.filter(organization=self.organization)
         ids = self.location_ids(wanted)

@@ -58,7 +58,9 @@ def organization_create(*, name: str, admin_email: str, admin_password: str, adm
 
 
 @transaction.atomic
-def staff_create(*, actor: User, email: str, password: str, name: str, roles: list[tuple[str, object]]) -> User:
+def staff_create(
+    *, actor: User, email: str, password: str, name: str, roles: list[tuple[str, object]]
+) -> User:
     """Add a staff member with roles; `roles` pairs a role with a Location (None for org_admin)."""
     if User.objects.filter(email__iexact=email).exists():
         raise InvalidInput("A user with this email already exists.", field="email")
@@ -81,7 +83,10 @@ def staff_create(*, actor: User, email: str, password: str, name: str, roles: li
         actor=actor,
         action="staff.create",
         obj=user,
-        changes={"email": {"after": user.email}, "roles": {"after": [[r, getattr(loc, "public_id", None)] for r, loc in roles]}},
+        changes={
+            "email": {"after": user.email},
+            "roles": {"after": [[r, getattr(loc, "public_id", None)] for r, loc in roles]},
+        },
     )
     return user
 
@@ -147,6 +152,8 @@ def token_user(*, raw_token: str) -> User | None:
 
 
 def ensure_not_last_admin(*, user: User) -> None:
-    admins = StaffRole.objects.filter(user__organization=user.organization, role=Role.ORG_ADMIN, user__is_active=True)
+    admins = StaffRole.objects.filter(
+        user__organization=user.organization, role=Role.ORG_ADMIN, user__is_active=True
+    )
     if not admins.exclude(user=user).exists():
         raise RuleViolation("A practice needs at least one active organization admin.")

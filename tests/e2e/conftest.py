@@ -34,9 +34,7 @@ def chromium_paths():
     """Debian's chromium and chromium-driver; installed with apt-get when absent (needs root)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         apt = shutil.which("apt-get")
-        print(
-            "\n[e2e] /usr/bin/chromium or chromedriver missing: installing chromium and chromium-driver"
-        )
+        print("\n[e2e] /usr/bin/chromium or chromedriver missing: installing chromium and chromium-driver")
         if apt is None:
             pytest.fail(
                 "Headless Chromium is needed: install the Debian packages chromium and chromium-driver."

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import factory
 
-from services.clinics.validation import npi_check_digit
 from services.clinics.models import Chair, Location, Provider, Service, Shift
+from services.clinics.validation import npi_check_digit
 from tests.factories.organizations import OrganizationFactory
 
 WEEKDAY_HOURS = [{"weekday": d, "opens": "08:00", "closes": "18:00"} for d in range(0, 5)]
@@ -53,7 +53,9 @@ class ShiftFactory(factory.django.DjangoModelFactory):
         model = Shift
 
     provider = factory.SubFactory(ProviderFactory)
-    location = factory.SubFactory(LocationFactory, organization=factory.SelfAttribute("..provider.organization"))
+    location = factory.SubFactory(
+        LocationFactory, organization=factory.SelfAttribute("..provider.organization")
+    )
     organization = factory.SelfAttribute("location.organization")
     start = factory.Faker("future_datetime", tzinfo=factory.Faker("pytimezone"))
     end = factory.LazyAttribute(lambda o: o.start + timedelta(hours=8))

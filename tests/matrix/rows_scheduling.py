@@ -136,7 +136,10 @@ ROWS = [
     ),
     Row("appointments.no_show", "post", appointment_path("sched_booked", "/no-show"), BOOKERS),
     Row(
-        "appointments.reverse_completion", "post", appointment_path("sched_done", "/reverse-completion"),
-        COMPLETE, lambda w: {"reason": "Recorded on the wrong patient"},
+        "appointments.reverse_completion",
+        "post",
+        appointment_path("sched_done", "/reverse-completion"),
+        COMPLETE,
+        lambda w: {"reason": "Recorded on the wrong patient"},
     ),
 ]

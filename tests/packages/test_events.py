@@ -139,8 +139,12 @@ def test_a_clinician_reversing_a_completion_gets_the_patient_their_credit_back(
     from tests.factories.organizations import staff_with_role
 
     appointment = AppointmentFactory(
-        patient=patient_with_card, location=location, service=iv, status="completed",
-        start=clock.now() - timedelta(hours=3), checked_in_at=clock.now() - timedelta(hours=3),
+        patient=patient_with_card,
+        location=location,
+        service=iv,
+        status="completed",
+        start=clock.now() - timedelta(hours=3),
+        checked_in_at=clock.now() - timedelta(hours=3),
     )
     announce(appointment, "completed")
     deliver("appointment.completed", events.appointment_completed)

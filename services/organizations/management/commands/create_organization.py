@@ -23,4 +23,6 @@ class Command(BaseCommand):
             )
         except DomainError as exc:
             raise CommandError(f"{exc.field}: {exc.detail}" if exc.field else exc.detail)
-        self.stdout.write(f"Created {admin.organization.name} ({admin.organization.public_id}); admin {admin.email}")
+        self.stdout.write(
+            f"Created {admin.organization.name} ({admin.organization.public_id}); admin {admin.email}"
+        )
