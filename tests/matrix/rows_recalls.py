@@ -50,6 +50,16 @@ def first_bookable_time(world) -> dict:
     return {"location": options.location.public_id, "start": windows[0].start.isoformat()}
 
 
+def portal_row(name: str, method: str, path: str, body=None, ok_status: int = 200) -> Row:
+    """A portal endpoint patient A reaches once their maintenance plan exists (built on first use)."""
+
+    def url(world) -> str:
+        portal_obj(world, "patient_a")
+        return f"/api/v1/portal/{path}"
+
+    return Row(name, method, url, PATIENT, body, ok_status, names_object=False, portal=True)
+
+
 def recall_path(suffix=""):
     return lambda w: f"/api/v1/recalls/{w.objects['recalls_recall'].public_id}{suffix}"
 
@@ -101,59 +111,22 @@ ROWS = [
     Row("check_ins.list", "get", lambda w: "/api/v1/check-ins", READERS, names_object=False),
     Row("check_ins.get", "get", checkin_path(), READERS),
     Row("check_ins.review", "post", checkin_path("/review"), CLINICIAN, lambda w: {"note": "reviewed"}),
-    # --- portal: the patient's own check-ins and plan ---
-    Row(
-        "portal.check_ins",
-        "get",
-        lambda w: "/api/v1/portal/check-ins" + ("" if portal_obj(w, "patient_a") else ""),
-        PATIENT,
-        names_object=False,
-        portal=True,
-    ),
-    Row(
+    # --- portal: the patient's own check-ins and plan, and booking the next session ---
+    portal_row("portal.check_ins", "get", "check-ins"),
+    portal_row(
         "portal.check_ins.create",
         "post",
-        lambda w: "/api/v1/portal/check-ins" + ("" if portal_obj(w, "patient_a") else ""),
-        PATIENT,
+        "check-ins",
         lambda w: {"phq9": [0, 1, 0, 1, 0, 1, 0, 1, 0], "gad7": [1, 1, 1, 0, 0, 0, 0]},
         201,
-        names_object=False,
-        portal=True,
     ),
-    Row(
-        "portal.maintenance_plan",
-        "get",
-        lambda w: "/api/v1/portal/maintenance-plan" + ("" if portal_obj(w, "patient_a") else ""),
-        PATIENT,
-        names_object=False,
-        portal=True,
-    ),
-    Row(
+    portal_row("portal.maintenance_plan", "get", "maintenance-plan"),
+    portal_row(
         "portal.maintenance_plan.preferences",
         "post",
-        lambda w: "/api/v1/portal/maintenance-plan/preferences" + ("" if portal_obj(w, "patient_a") else ""),
-        PATIENT,
+        "maintenance-plan/preferences",
         lambda w: {"recall_consent": False},
-        names_object=False,
-        portal=True,
     ),
-    # --- portal: booking the next maintenance session (the recall notice's link) ---
-    Row(
-        "portal.availability",
-        "get",
-        lambda w: "/api/v1/portal/availability" + ("" if portal_obj(w, "patient_a") else ""),
-        PATIENT,
-        names_object=False,
-        portal=True,
-    ),
-    Row(
-        "portal.appointments.book",
-        "post",
-        lambda w: "/api/v1/portal/appointments" + ("" if portal_obj(w, "patient_a") else ""),
-        PATIENT,
-        first_bookable_time,
-        201,
-        names_object=False,
-        portal=True,
-    ),
+    portal_row("portal.availability", "get", "availability"),
+    portal_row("portal.appointments.book", "post", "appointments", first_bookable_time, 201),
 ]
