@@ -2,6 +2,7 @@
 offer and find the booked course; decline passes an offer on."""
 
 import pytest
+from selenium.webdriver.support.wait import WebDriverWait
 
 from services.scheduling.models import Appointment
 from services.waitlist.matching import waitlist_match_location
@@ -47,6 +48,13 @@ def sign_in(browser, live_server, email):
     browser.find_element("id", "email").send_keys(email)
     browser.find_element("id", "password").send_keys(PASSWORD)
     browser.find_element("id", "sign-in").click()
+    signed_in(browser)
+
+
+def signed_in(browser):
+    """Wait for the sign-in to land: hashing the password takes a moment, and reading the page
+    before the redirect arrives would read the sign-in form again."""
+    WebDriverWait(browser, 20).until(lambda b: "/portal/login" not in b.current_url)
 
 
 def test_sign_in_join_see_position_and_accept(browser, live_server, settings):

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from services.notifications.models import Notification
 from services.recalls.ladder import recall_first_notice
 from services.scheduling.models import Appointment
-from tests.e2e.test_portal_page import browser  # noqa: F401 - the headless Chromium fixture
+from tests.e2e.test_portal_page import browser, signed_in  # noqa: F401 - the headless Chromium fixture
 from tests.factories.organizations import PASSWORD, OrganizationFactory
 from tests.factories.recalls import make_recall
 from tests.recalls.test_self_booking import Setting
@@ -35,11 +35,12 @@ def test_from_the_notice_link_to_a_booked_session(browser, live_server):
     browser.find_element("id", "email").send_keys(setting.user.email)
     browser.find_element("id", "password").send_keys(PASSWORD)
     browser.find_element("id", "sign-in").click()
+    signed_in(browser)
 
     assert f"recall={recall.public_id}" in browser.current_url
-    assert "Book your next IV ketamine session" in browser.page_source
-    slots = browser.find_elements("css selector", "input.slot")
+    slots = browser.find_elements("css selector", "input.slot")  # waits for the page
     assert slots, browser.page_source
+    assert "Book your next IV ketamine session" in browser.page_source
     chosen = slots[3].get_attribute("value")
     slots[3].click()
     browser.find_element("id", "book-session").click()
