@@ -20,10 +20,10 @@ from services.core.outbox import event_record
 from services.notifications import quiet_hours
 from services.notifications.models import Channel
 from services.notifications.services import E164, notification_send
-from services.recalls.models import TREATMENT_CODES, Recall, RecallKind, RecallStatus, RecallStep
+from services.recalls.models import Recall, RecallKind, RecallStatus, RecallStep
 from services.recalls.policy import policy_for, quiet_window
+from services.recalls.selectors import next_pending_session
 from services.recalls.services import recalls_close_open
-from services.scheduling.models import Appointment, AppointmentStatus
 
 
 def booking_link(recall: Recall) -> str:
@@ -87,19 +87,6 @@ def _send(recall: Recall, step: str, now: datetime) -> str:
     return used
 
 
-def _booked_since(recall: Recall, now: datetime) -> Appointment | None:
-    return (
-        Appointment.objects.filter(
-            patient_id=recall.patient_id,
-            status__in=(AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN),
-            service__code__in=TREATMENT_CODES,
-            end__gt=now,
-        )
-        .order_by("start")
-        .first()
-    )
-
-
 def _to_call_list(recall: Recall) -> None:
     recall.step, recall.next_step_at = RecallStep.CALL_LIST, None
     event_record(
@@ -111,7 +98,7 @@ def _to_call_list(recall: Recall) -> None:
 
 def advance(recall: Recall, now: datetime) -> str:
     """Take the recall's next step (the caller holds its row lock); returns the step it is on."""
-    booked = _booked_since(recall, now)
+    booked = next_pending_session(patient_id=recall.patient_id, now=now)
     if booked is not None:
         recalls_close_open(patient_id=recall.patient_id, reason="booked", appointment=booked)
         return "booked"

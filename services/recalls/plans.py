@@ -19,6 +19,7 @@ from services.core.outbox import event_record
 from services.patients.models import Patient
 from services.recalls.models import RECALLED_PHASES, TREATMENT_CODES, MaintenancePlan, Phase
 from services.recalls.policy import add_months, policy_for
+from services.recalls.selectors import PENDING
 from services.recalls.services import recalls_close_open
 from services.scheduling.models import Appointment, AppointmentStatus
 
@@ -33,7 +34,6 @@ PLAN_FIELDS = [
     "baseline_phq9",
     "baseline_gad7",
 ]
-PENDING = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 
 
 def next_due_date(plan: MaintenancePlan) -> date | None:

@@ -11,7 +11,17 @@ from services.core.errors import NotFound
 from services.organizations.models import User
 from services.organizations.scope import Scope
 from services.patients.models import Patient
-from services.recalls.models import OPEN_STATUSES, MaintenancePlan, Recall, RecallStatus, SymptomCheckIn
+from services.recalls.models import (
+    OPEN_STATUSES,
+    TREATMENT_CODES,
+    MaintenancePlan,
+    Recall,
+    RecallStatus,
+    SymptomCheckIn,
+)
+from services.scheduling.models import Appointment, AppointmentStatus
+
+PENDING = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 
 RECALL_ROW_FIELDS = (
     "id",
@@ -192,3 +202,19 @@ def portal_plan(*, user: User) -> MaintenancePlan:
 
 def portal_open_recall(*, plan: MaintenancePlan) -> Recall | None:
     return Recall.objects.filter(plan=plan, status=RecallStatus.OPEN).first()
+
+
+def next_pending_session(*, patient_id: int, now: datetime | None = None) -> Appointment | None:
+    """The patient's next booked or checked-in treatment session not yet over, at any clinic: what
+    closes a recall (ladder) and what stops a second self-booking (self_booking)."""
+    return (
+        Appointment.objects.filter(
+            patient_id=patient_id,
+            status__in=PENDING,
+            service__code__in=TREATMENT_CODES,
+            end__gt=now or clock.now(),
+        )
+        .select_related("location", "service")
+        .order_by("start")
+        .first()
+    )

@@ -18,22 +18,21 @@ from services.core import clock
 from services.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from services.organizations.models import User
 from services.recalls.models import (
-    TREATMENT_CODES,
     MaintenancePlan,
     Phase,
     Recall,
     RecallKind,
     RecallStatus,
 )
+from services.recalls.selectors import next_pending_session
 from services.recalls.services import recalls_close_open
-from services.scheduling.models import Appointment, AppointmentStatus
+from services.scheduling.models import Appointment
 from services.scheduling.services import appointment_book
 from services.scheduling.slots import Window, find_windows
 
 HORIZON_DAYS = 56  # further ahead than eight weeks, the patient calls the clinic
 SEARCH_DAYS = 7  # one week of times per look
 STEP = timedelta(minutes=30)  # patients choose from half hours; staff see the clinic's finer grid
-PENDING = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 
 
 @dataclass(frozen=True)
@@ -118,17 +117,7 @@ def self_booking_options(
     booster_now = recall is not None and recall.kind == RecallKind.BOOSTER
     if plan.phase == Phase.MAINTENANCE and plan.last_session_on and not booster_now:
         earliest = max(today, plan.last_session_on + timedelta(days=plan.interval_min_days))
-    pending = (
-        Appointment.objects.filter(
-            patient_id=plan.patient_id,
-            status__in=PENDING,
-            service__code__in=TREATMENT_CODES,
-            end__gt=clock.now(),
-        )
-        .select_related("location", "service")
-        .order_by("start")
-        .first()
-    )
+    pending = next_pending_session(patient_id=plan.patient_id)
     return SelfBooking(
         plan=plan,
         locations=locations,
