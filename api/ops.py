@@ -39,8 +39,16 @@ def readyz(request):
 def metrics(request):
     """Prometheus text format: outbox backlog, jobs per actor, scheduler ticks, queues and workers.
 
-    Counts only, never ids or names. With METRICS_TOKEN set, the scraper sends it as a bearer token.
+    Counts only, never ids or names; still, they show a practice's activity to whoever can reach
+    the port. So the scraper sends METRICS_TOKEN as a bearer token, and without a token set /metrics
+    is served only with DEBUG on (the dev stack sets one anyway).
     """
+    if not settings.METRICS_TOKEN and not settings.DEBUG:
+        return JsonResponse(
+            problem(403, "Metrics are off: set METRICS_TOKEN and scrape with it as a bearer token."),
+            status=403,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
     if settings.METRICS_TOKEN:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), settings.METRICS_TOKEN.encode()):
