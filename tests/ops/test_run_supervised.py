@@ -167,7 +167,7 @@ def test_make_manage_runs_commands_on_the_running_stack_with_its_port_in_links(t
         assert "waitlist.sweep: done, result 0" in ran.stdout
 
         show = "from django.conf import settings as s; print(s.PUBLIC_BASE_URL, bool(s.METRICS_TOKEN))"
-        base = stack.make_manage(f"shell -c '{show}'")
+        base = stack.make_manage(f"shell -v 0 -c '{show}'")
         assert base.stdout.split() == [f"http://127.0.0.1:{stack.port}", "True"]
 
         token = re.search(r"Authorization: Bearer (\S+)'", "".join(stack.lines)).group(1)
