@@ -20,6 +20,7 @@ import pytest
 
 from infra.supervise import group_pids
 from services.organizations.models import Organization
+from tests.factories.clinics import LocationFactory
 from tests.workers.support import ROOT, child_database_url, wait_for
 from workers.middleware import HEARTBEAT_ALIVE_SECONDS, heartbeat_key
 
@@ -81,9 +82,9 @@ class RunningStack:
         )
         return {int(m.decode().rpartition(":")[2]) for m in members}
 
-    def make_manage(self, args: str) -> subprocess.CompletedProcess:
+    def make_manage(self, args: str, **extra: str) -> subprocess.CompletedProcess:
         """`make manage ARGS=...` from a shell with nothing of the stack's environment."""
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **extra}
         env["CHAIRSIDE_DATA_DIR"] = str(self.data_dir)
         return subprocess.run(
             ["make", "-s", "manage", f"ARGS={args}"],
@@ -147,6 +148,7 @@ def test_make_run_restarts_a_killed_worker_and_stops_cleanly(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_make_manage_runs_commands_on_the_running_stack_with_its_port_in_links(tmp_path):
+    LocationFactory(name="Sacramento")
     stack = RunningStack(tmp_path, free_port())
     try:
         wait_for(lambda: stack.healthz() == 200, timeout=120, what="the stack")
@@ -155,16 +157,17 @@ def test_make_manage_runs_commands_on_the_running_stack_with_its_port_in_links(t
 
         # The README's command, from a second shell.
         created = stack.make_manage(
-            'create_organization "Lakeside Ketamine" --admin-email owner@lakeside.test '
+            "create_organization 'Lakeside Ketamine' --admin-email owner@lakeside.test "
             "--admin-password 'a-long-passphrase-2026'"
         )
         assert created.returncode == 0, created.stderr
         assert "Created Lakeside Ketamine" in created.stdout
         assert Organization.objects.filter(name="Lakeside Ketamine").exists()
 
-        ran = stack.make_manage("run_job waitlist.sweep")
+        ran = stack.make_manage("run_job clinic.morning --clinic Sacramento")
         assert ran.returncode == 0, ran.stderr
-        assert "waitlist.sweep: done, result 0" in ran.stdout
+        assert "clinic.morning: ran for Sacramento" in ran.stdout
+        assert "clinic.morning x1" in ran.stdout
 
         show = "from django.conf import settings as s; print(s.PUBLIC_BASE_URL, bool(s.METRICS_TOKEN))"
         base = stack.make_manage(f"shell -v 0 -c '{show}'")
@@ -179,4 +182,17 @@ def test_make_manage_runs_commands_on_the_running_stack_with_its_port_in_links(t
     finally:
         stack.proc.send_signal(signal.SIGTERM)
         stack.proc.wait(timeout=60)
-    assert not stack_env.exists()  # a later `make manage` starts servers of its own
+    assert not stack_env.exists()
+
+    # No stack running: `make manage` brings up what is unset (here nothing: the suite's servers
+    # are exported), migrates, and runs the command.
+    servers = {k: os.environ[k] for k in ("REDIS_URL", "STRIPE_API_KEY", "STRIPE_API_BASE")}
+    alone = stack.make_manage(
+        "run_job waitlist.sweep",
+        DATABASE_URL=child_database_url(),
+        DRAMATIQ_NAMESPACE=stack.namespace,
+        **servers,
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert "using the running stack" not in alone.stderr
+    assert "waitlist.sweep: done, result 0" in alone.stdout
