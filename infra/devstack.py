@@ -374,7 +374,7 @@ def read_stack_env() -> dict[str, str] | None:
         return None
     env = {key: value for key, _, value in pairs}
     try:
-        os.kill(int(env.pop("DEVSTACK_PID")), 0)
+        os.kill(int(env["DEVSTACK_PID"]), 0)
     except (KeyError, ValueError, ProcessLookupError):
         return None  # left behind by a stack that was killed
     except PermissionError:
@@ -382,14 +382,15 @@ def read_stack_env() -> dict[str, str] | None:
     return env
 
 
-def serve(env: dict[str, str], wait_ready: Callable[[], None], demo: bool = True) -> int:
+def serve(stack_env: dict[str, str], wait_ready: Callable[[], None], demo: bool = True) -> int:
     """Migrate, load the demo practice, then run API, worker and scheduler until a signal.
 
     The three are supervised (infra/supervise.py): one that dies is restarted, not the stack.
     """
-    port = env["PORT"]
+    env, port = child_env(stack_env), stack_env["PORT"]
     manage(env, ["migrate", "--no-input", "-v", "0"], *([["load_demo"]] if demo else []))
     wait_ready()  # localstripe, started in parallel with the migrations
+    write_stack_env(stack_env)  # once migrated: `make manage` may use the stack from now on
     base = f"http://127.0.0.1:{port}"
     print(
         f"\nChairside is running at {base}\n"
@@ -416,7 +417,8 @@ def serve(env: dict[str, str], wait_ready: Callable[[], None], demo: bool = True
     try:
         return supervise(app_commands(port), env, ROOT, lambda: stopping)
     finally:
-        STACK_ENV.unlink(missing_ok=True)
+        if (read_stack_env() or {}).get("DEVSTACK_PID") == str(os.getpid()):
+            STACK_ENV.unlink()  # ours, not a later `make run`'s of the same checkout
 
 
 def run_manage(stack: Stack, args: list[str]) -> int:
@@ -424,6 +426,7 @@ def run_manage(stack: Stack, args: list[str]) -> int:
     attached = read_stack_env()
     if attached is not None:
         log("using the running stack (.data/stack.env)")
+        attached.pop("DEVSTACK_PID")
         return subprocess.call([sys.executable, "manage.py", *args], env=child_env(attached), cwd=ROOT)  # noqa: S603
     env = child_env(app_env(stack.start()))
     stack.wait_ready()
@@ -447,9 +450,7 @@ def main(argv: list[str]) -> int:
         if argv[0] == "manage":
             return run_manage(stack, argv[1:])
         if argv[0] == "run":
-            stack_env = app_env(stack.start())
-            write_stack_env(stack_env)
-            return serve(child_env(stack_env), stack.wait_ready, demo="--no-demo" not in argv[1:])
+            return serve(app_env(stack.start()), stack.wait_ready, demo="--no-demo" not in argv[1:])
         env = child_env(stack.start())
         stack.wait_ready()
         return subprocess.call([sys.executable, "-m", "pytest", *argv[1:]], env=env, cwd=ROOT)  # noqa: S603
