@@ -46,9 +46,7 @@ class PatientViewSet(ConfigViewSet):
                 home_location=params.validated_data.get("home_location"),
                 archived=params.validated_data["archived"],
             )
-        return self.scope.filter(
-            Patient.objects.select_related("home_location", "screening"), location_field="home_location"
-        )
+        return super().get_queryset().select_related("home_location", "screening")
 
     @extend_schema(parameters=LIST_PARAMETERS)
     def list(self, request, *args, **kwargs):

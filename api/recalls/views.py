@@ -14,7 +14,6 @@ from api.pagination import CreatedCursorPagination
 from api.recalls.common import audit_patient_reads, choice_param, iso
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
-from services.clinics.selectors import location_list
 from services.core import clock
 from services.recalls import selectors, services
 from services.recalls.models import ContactChannel, Recall, RecallStatus, RecallStep
@@ -158,16 +157,11 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             days = min(max(int(request.query_params.get("days", 90)), 1), 730)
         except ValueError:
             raise serializers.ValidationError({"days": ["A whole number of days."]})
-        locations = (
-            [location]
-            if location
-            else list(location_list(scope=self.scope, wanted=self.readers).order_by("name"))
-        )
         return Response(
             {
                 "days": days,
                 "results": selectors.figures(
-                    organization_id=self.scope.organization.pk, locations=locations, days=days
+                    scope=self.scope, wanted=self.readers, location=location, days=days
                 ),
             }
         )

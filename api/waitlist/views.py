@@ -12,7 +12,6 @@ from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from api.waitlist.rows import entry_row
 from services.clinics.models import Location
-from services.clinics.selectors import location_list
 from services.core import clock
 from services.patients.models import Patient
 from services.waitlist import matching, selectors, services
@@ -118,15 +117,6 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
     @action(detail=False, methods=["get"])
     def figures(self, request):
         location = self.location_param()
-        locations = (
-            [location]
-            if location
-            else list(
-                location_list(scope=self.scope, wanted=self.readers)
-                .filter(rems_certified=True)
-                .order_by("name")
-            )
-        )
         try:
             days = min(max(int(request.query_params.get("days", 90)), 1), 730)
         except ValueError:
@@ -135,7 +125,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
             {
                 "days": days,
                 "results": selectors.figures(
-                    organization_id=self.scope.organization.pk, locations=locations, days=days
+                    scope=self.scope, wanted=self.readers, location=location, days=days
                 ),
             }
         )
