@@ -34,7 +34,7 @@ from api.webhooks.stripe import StripeWebhookView
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """API.md: every path works with and without a trailing slash (POST included, no redirect)."""
+    """docs/api.md: every path works with and without a trailing slash (POST included, no redirect)."""
 
     def __init__(self):
         super().__init__()

@@ -10,7 +10,6 @@ from api.patients.serializers import (
     ScreeningSerializer,
     ScreeningWriteSerializer,
 )
-from api.permissions import ALL_STAFF, CLINICAL
 from api.viewsets import ConfigViewSet
 from services.patients import selectors, services
 from services.patients.models import Patient, Screening
@@ -31,10 +30,8 @@ class PatientViewSet(ConfigViewSet):
     queryset = Patient.objects.all()
     serializer_class = PatientSerializer
     location_field = "home_location"
-    read_roles = ALL_STAFF
-    write_roles = CLINICAL
+    access = "patients"
     # Screening is clinical: billing, which reads demographics for invoices, does not see it.
-    action_roles = {"screening": CLINICAL}
     filter_backends: list = []  # the selector filters
 
     def get_queryset(self):
@@ -49,9 +46,7 @@ class PatientViewSet(ConfigViewSet):
                 home_location=params.validated_data.get("home_location"),
                 archived=params.validated_data["archived"],
             )
-        return self.scope.filter(
-            Patient.objects.select_related("home_location", "screening"), location_field="home_location"
-        )
+        return super().get_queryset().select_related("home_location", "screening")
 
     @extend_schema(parameters=LIST_PARAMETERS)
     def list(self, request, *args, **kwargs):

@@ -63,7 +63,7 @@ def local_date(location, at: datetime) -> date:
 def screening_validity_start(screening: Screening) -> tuple[date, str] | None:
     """The day a clearance's validity counts from, and what dates it: the oldest required test.
 
-    API.md lets a clinician clear with only contraindications and a status; a required test not on
+    A clinician may clear with only contraindications and a status; a required test not on
     record then dates the clearance from the day it was given, so no clearance lasts for ever.
     """
     starts = [

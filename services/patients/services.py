@@ -237,8 +237,8 @@ def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screen
     Contraindications and positive tests flag the patient automatically. A flagged screening leaves
     `flagged` only through a clinician at the patient's home clinic (403 for anyone else), who may
     clear it, accepting its findings, with a reason. A screening without findings may be cleared by
-    any staff member who edits patients (API.md). A clearance holds until a finding the clinician did
-    not accept appears. Fields left out of `data` keep their recorded values.
+    any staff member who edits patients. A clearance holds until a finding the clinician did not
+    accept appears. Fields left out of `data` keep their recorded values.
     """
     screening, _ = (
         Screening.objects.select_for_update(of=("self",))

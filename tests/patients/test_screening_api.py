@@ -184,7 +184,7 @@ def test_a_new_finding_after_clearance_flags_again(clinician_client, front_desk_
 
 
 def test_staff_may_clear_a_screening_without_findings(front_desk_client, front_desk, patient):
-    """API.md restricts clearing a *flagged* patient; a clean intake is cleared by whoever records it."""
+    """Only clearing a *flagged* patient is restricted; a clean intake is cleared by whoever records it."""
     response = front_desk_client.put(url(patient), full_intake(status="cleared"), format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "cleared" and response.json()["cleared_by"] == front_desk.public_id

@@ -95,7 +95,7 @@ PROVIDERS = [
     ("Dana Whitfield, LMFT", "therapist", ["CA", "IA"], days_at(Sacramento=(1,), Davenport=(3,))),
 ]
 
-# The catalogue of DOMAIN.md; prices in cents; cpt_code is the CPT/HCPCS code printed on superbills.
+# The demo service catalogue; prices in cents; cpt_code is the CPT/HCPCS code printed on superbills.
 NURSES = ["nurse_practitioner", "registered_nurse"]
 SERVICES = {
     "consultation": dict(name="Consultation and screening", chair_minutes=45, needs_chair=False,
