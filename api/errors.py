@@ -2,6 +2,7 @@
 
 import logging
 
+import redis
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from services.core.errors import DomainError
 logger = logging.getLogger("chairside.api")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://chairside.dev/problems/"
+REDIS_RETRY_AFTER_SECONDS = 5
 
 _TITLES = {
     400: "Bad request",
@@ -96,6 +98,15 @@ def problem_exception_handler(exc, context):
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        # Redis stalled or gone (a throttle's counter, a cache read): a clear, retryable answer.
+        logger.warning("redis unavailable", extra={"error": type(exc).__name__})
+        return problem_response(
+            problem(
+                503, "A backing service (Redis) is not answering; try again shortly.", slug="unavailable"
+            ),
+            {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
+        )
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error", extra={"view": type(context.get("view")).__name__})
