@@ -136,8 +136,8 @@ def token_revoke(*, raw_token: str) -> None:
     )
 
 
-def token_user(*, raw_token: str) -> User | None:
-    """The active user behind a valid, unexpired, unrevoked token."""
+def token_lookup(*, raw_token: str) -> tuple[User, datetime] | None:
+    """The active user behind a valid, unexpired, unrevoked token, and when the token expires."""
     token = (
         AccessToken.objects.select_related("user__organization")
         .filter(token_hash=hash_token(raw_token), revoked_at__isnull=True, expires_at__gt=clock.now())
@@ -145,7 +145,12 @@ def token_user(*, raw_token: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
-    return token.user
+    return token.user, token.expires_at
+
+
+def token_user(*, raw_token: str) -> User | None:
+    found = token_lookup(raw_token=raw_token)
+    return found[0] if found else None
 
 
 def ensure_not_last_admin(*, user: User) -> None:
