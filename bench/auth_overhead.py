@@ -47,7 +47,7 @@ def practice() -> tuple[str, str]:
     return f"/api/v1/locations/{location.public_id}", token_create(user=manager).access_token
 
 
-def wrk(port: int, path: str, token: str | None, seconds: float, connections: int) -> tuple[float, str]:
+def wrk(port: int, path: str, token: str | None, seconds: int, connections: int) -> tuple[float, str]:
     """Requests/s and p99 latency as wrk reports them; any non-2xx answer fails the run."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if token:
@@ -65,7 +65,7 @@ def wrk(port: int, path: str, token: str | None, seconds: float, connections: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     if not shutil.which("wrk"):

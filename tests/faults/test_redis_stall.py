@@ -188,6 +188,7 @@ def test_a_twenty_second_redis_stall_costs_no_errors_no_lost_writes_and_no_lost_
     ready = anon.get("/readyz")
     ready_seconds = time.monotonic() - started
     reset = anon.post("/api/v1/portal/password-reset", {"email": "someone@example.test"}, format="json")
+    reset_page = anon.post("/portal/reset", {"email": "someone@example.test"})  # a page, outside DRF
     still_stopped = time.monotonic() - stopped_at
     time.sleep(max(0.0, STALL_SECONDS - still_stopped))
     os.kill(frozen_redis.proc.pid, signal.SIGCONT)
@@ -206,6 +207,7 @@ def test_a_twenty_second_redis_stall_costs_no_errors_no_lost_writes_and_no_lost_
     assert ready.json()["checks"]["redis"]["ok"] is False and ready.json()["checks"]["database"]["ok"]
     assert reset.status_code == 503 and int(reset["Retry-After"]) > 0, reset.content
     assert reset["Content-Type"] == "application/problem+json"
+    assert reset_page.status_code == 503 and int(reset_page["Retry-After"]) > 0, reset_page.content
 
     # Every write is committed.
     assert Appointment.objects.filter(public_id__in=load.created, status="booked").count() == len(
