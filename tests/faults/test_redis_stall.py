@@ -232,7 +232,7 @@ def test_a_twenty_second_redis_stall_costs_no_errors_no_lost_writes_and_no_lost_
             client_for(None).get("/api/v1/locations", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
         )
 
-    # Redis back: the sweep publishes what was held and a real worker handles every event once.
+    # Redis back: the sweep publishes what was held and a real worker runs every handler of every event.
     wait_for(lambda: anon.get("/readyz").status_code == 200, timeout=10, what="ready again")
     with running_worker(threads=4):
         wait_for(lambda: outbox.sweep() == 0 and not held.filter(dispatched_at__isnull=True).exists())
@@ -245,5 +245,17 @@ def test_a_twenty_second_redis_stall_costs_no_errors_no_lost_writes_and_no_lost_
             timeout=30,
             what="every handler of every event",
         )
-    processed = Counter(ProcessedEvent.objects.values_list("event_id", "handler"))
-    assert max(processed.values()) == 1  # the unique constraint's promise, made visible
+
+
+@pytest.mark.django_db(transaction=False)
+def test_after_its_pause_the_breaker_lets_one_request_try_while_the_others_keep_skipping():
+    breaker = outbox._Breaker()
+    breaker.pause_seconds = 0.2
+    breaker.trip()
+    assert not breaker.allows()  # open: requests do not wait on the broker
+
+    time.sleep(0.25)
+    assert [breaker.allows() for _ in range(5)] == [True, False, False, False, False]  # one trial
+
+    breaker.reset()  # the trial (or the sweep) got through
+    assert all(breaker.allows() for _ in range(5))
