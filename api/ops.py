@@ -32,7 +32,8 @@ def readyz(request):
         return JsonResponse({"status": "ready", "checks": checks})
     failing = ", ".join(name for name, c in checks.items() if not c["ok"])
     body = problem(503, f"Not ready: {failing}.", checks=checks)
-    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    # Each Redis check gives up after REDIS_REQUEST_TIMEOUT, so a stalled Redis answers this fast.
+    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE, headers={"Retry-After": "5"})
 
 
 @require_GET
