@@ -7,7 +7,9 @@ from rest_framework.response import Response
 from api.patients.serializers import (
     PatientFilterSerializer,
     PatientSerializer,
+    ScreeningHistorySerializer,
     ScreeningSerializer,
+    ScreeningVersionSerializer,
     ScreeningWriteSerializer,
 )
 from api.permissions import ALL_STAFF, CLINICAL
@@ -34,7 +36,7 @@ class PatientViewSet(ConfigViewSet):
     read_roles = ALL_STAFF
     write_roles = CLINICAL
     # Screening is clinical: billing, which reads demographics for invoices, does not see it.
-    action_roles = {"screening": CLINICAL}
+    action_roles = {"screening": CLINICAL, "screening_history": CLINICAL}
     filter_backends: list = []  # the selector filters
 
     def get_queryset(self):
@@ -100,3 +102,14 @@ class PatientViewSet(ConfigViewSet):
                 actor=request.user, patients=[patient], action="patient.screening.read"
             )
         return Response(ScreeningSerializer(screening).data)
+
+    @extend_schema(request=None, responses={200: ScreeningHistorySerializer})
+    @action(detail=True, methods=["get"], url_path="screening/history", pagination_class=None)
+    def screening_history(self, request, *args, **kwargs):
+        """Every recorded version of the intake findings, newest first (audited as a read)."""
+        patient = self.get_object()
+        versions = selectors.screening_versions(patient=patient)
+        services.patient_reads_audit(
+            actor=request.user, patients=[patient], action="patient.screening.history"
+        )
+        return Response({"results": ScreeningVersionSerializer(versions, many=True).data, "next": None})
