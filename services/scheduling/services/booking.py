@@ -219,8 +219,8 @@ def appointment_book(
 ) -> Appointment:
     """Book `service` for `patient` at `location` from `start`; a chair and provider are chosen if not given.
 
-    422 when a rule forbids it (screening, REMS, the clinical gates, hours, shifts, capabilities); 409 when the window
-    is already taken, including by a concurrent booking that committed first.
+    422 when a rule forbids it (the clinical gates, REMS, hours, shifts, capabilities); 409 when the
+    window is already taken, including by a concurrent booking that committed first.
     """
     if start.tzinfo is None:
         raise InvalidInput("start needs a UTC offset.", field="start")
