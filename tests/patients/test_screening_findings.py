@@ -143,3 +143,31 @@ def test_findings_made_incomplete_after_clearance_return_to_pending(
     clinician_client.put(url(patient), {"findings": findings(), "status": "cleared"}, format="json")
     response = front_desk_client.put(url(patient), {"findings": {"medications": None}}, format="json")
     assert response.json()["status"] == "pending" and response.json()["bookable"] is False
+
+
+def test_the_schema_declares_typed_findings_with_physical_ranges(db):
+    from rest_framework.test import APIClient
+
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+
+    def resolve(node):
+        if "allOf" in node:
+            node = node["allOf"][0]
+        return components[node["$ref"].split("/")[-1]] if "$ref" in node else node
+
+    write = resolve(
+        schema["paths"]["/api/v1/patients/{id}/screening"]["put"]["requestBody"]["content"][
+            "application/json"
+        ]["schema"]
+    )
+    findings_schema = resolve(write["properties"]["findings"])
+    vitals = resolve(findings_schema["properties"]["vitals"])["properties"]
+    assert (vitals["bp_systolic"]["minimum"], vitals["bp_systolic"]["maximum"]) == (60, 260)
+    assert (vitals["pulse"]["minimum"], vitals["pulse"]["maximum"]) == (30, 220)
+    answers = resolve(findings_schema["properties"]["contraindications"])["properties"]
+    assert set(answers) == set(findings()["contraindications"])
+    medications = resolve(findings_schema["properties"]["medications"])
+    assert {"maoi", "benzodiazepine", "stimulant"} <= set(medications["required"])
+    history = schema["paths"]["/api/v1/patients/{id}/screening/history"]["get"]
+    assert "200" in history["responses"]
