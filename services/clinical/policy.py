@@ -5,10 +5,14 @@ practice changes them for every clinic at once; a clinic row overrides either nu
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from services.clinical.models import ClinicalPolicy
+from services.clinics.models import Location
+from services.core.audit import audit_record, diff, snapshot
 
 DEFAULT_KETAMINE_MIN_GAP_HOURS = 24
 DEFAULT_SCREENING_VALIDITY_DAYS = 365
@@ -45,3 +49,32 @@ def clinical_policy_for(*, location_id: int | None) -> Policy:
         ),
         screening_validity_days=row.screening_validity_days or defaults.screening_validity_days,
     )
+
+
+POLICY_FIELDS = ["ketamine_min_gap_hours", "screening_validity_days"]
+
+
+@transaction.atomic
+def clinical_policy_set(*, actor, location: Location, data: dict[str, Any]) -> ClinicalPolicy:
+    """Change a clinic's clinical numbers (audited); null returns a number to the practice default.
+
+    Bookings already made are not re-checked: the gap and the validity apply from the next booking.
+    """
+    policy, _ = ClinicalPolicy.objects.select_for_update().get_or_create(
+        location=location, defaults={"organization_id": location.organization_id}
+    )
+    before = snapshot(policy, POLICY_FIELDS)
+    for key, value in data.items():
+        setattr(policy, key, value)
+    policy.save()
+    changes = diff(before, snapshot(policy, POLICY_FIELDS))
+    if changes:
+        audit_record(
+            organization=actor.organization,
+            actor=actor,
+            action="clinical_policy.update",
+            obj=location,
+            changes=changes,
+            location_id=location.pk,
+        )
+    return policy

@@ -137,3 +137,28 @@ def test_two_concurrent_bookings_on_adjacent_days_cannot_both_pass(frozen_now, o
         assert loser.json()["conflicting_appointment"] == winner.json()["id"]
         assert Appointment.objects.filter(patient=patient, status="booked").count() == 1
         Appointment.objects.filter(patient=patient).update(status="cancelled")
+
+
+@pytest.mark.django_db
+def test_a_manager_sets_the_gap_through_the_api_and_bad_values_change_nothing(desk, clinic, patient):
+    from services.core.models import AuditEntry
+
+    manager = client_for(staff_with_role("manager", location=clinic.location))
+    url = f"/api/v1/clinical-policies/{clinic.location.public_id}"
+    shown = manager.get(url).json()
+    assert shown["ketamine_min_gap_hours"] is None and shown["ketamine_min_gap_hours_in_force"] == 24
+    bad = manager.put(url, {"ketamine_min_gap_hours": -1}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "ketamine_min_gap_hours"
+    assert not ClinicalPolicy.objects.exists()
+    assert desk.put(url, {"ketamine_min_gap_hours": 48}, format="json").status_code == 403
+    response = manager.put(url, {"ketamine_min_gap_hours": 48}, format="json")
+    assert response.status_code == 200 and response.json()["ketamine_min_gap_hours_in_force"] == 48
+    assert AuditEntry.objects.filter(action="clinical_policy.update").count() == 1
+
+    assert (
+        book(desk, patient, clinic.services["iv"], clinic.location, at(TUESDAY, "09:00")).status_code == 201
+    )
+    refused = book(
+        desk, patient, clinic.services["iv"], clinic.location, at(TUESDAY + timedelta(days=1), "10:00")
+    )
+    assert refused.status_code == 422 and "48 h" in refused.json()["detail"]
