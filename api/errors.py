@@ -100,7 +100,11 @@ def problem_exception_handler(exc, context):
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         return problem_response(
             problem(
-                exc.status, exc.detail, errors=errors, slug=exc.code if exc.code != exc.type_slug else None
+                exc.status,
+                exc.detail,
+                errors=errors,
+                slug=exc.code if exc.code != exc.type_slug else None,
+                **getattr(exc, "extra", {}),
             )
         )
     if isinstance(exc, Http404):

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "services.waitlist",
     "services.notifications",
     "services.recalls",
+    "services.clinical",
     "workers",
 ]
 
@@ -183,6 +184,8 @@ SPECTACULAR_SETTINGS = {
 # --- Clinical rules -------------------------------------------------------------------------
 # Intake tests (urine drug screen, pregnancy test) older than this no longer support a clearance.
 PATIENT_SCREENING_VALIDITY_DAYS = env_int("PATIENT_SCREENING_VALIDITY_DAYS", 365)
+# Least hours between the starts of two ketamine-family sessions of one patient (a clinic may override).
+CLINICAL_KETAMINE_MIN_GAP_HOURS = env_int("CLINICAL_KETAMINE_MIN_GAP_HOURS", 24)
 
 # --- Stripe ---------------------------------------------------------------------------------
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")

@@ -7,7 +7,9 @@ from rest_framework.response import Response
 from api.patients.serializers import (
     PatientFilterSerializer,
     PatientSerializer,
+    ScreeningHistorySerializer,
     ScreeningSerializer,
+    ScreeningVersionSerializer,
     ScreeningWriteSerializer,
 )
 from api.viewsets import ConfigViewSet
@@ -95,3 +97,14 @@ class PatientViewSet(ConfigViewSet):
                 actor=request.user, patients=[patient], action="patient.screening.read"
             )
         return Response(ScreeningSerializer(screening).data)
+
+    @extend_schema(request=None, responses={200: ScreeningHistorySerializer})
+    @action(detail=True, methods=["get"], url_path="screening/history", pagination_class=None)
+    def screening_history(self, request, *args, **kwargs):
+        """Every recorded version of the intake findings, newest first (audited as a read)."""
+        patient = self.get_object()
+        versions = selectors.screening_versions(patient=patient)
+        services.patient_reads_audit(
+            actor=request.user, patients=[patient], action="patient.screening.history"
+        )
+        return Response({"results": ScreeningVersionSerializer(versions, many=True).data, "next": None})

@@ -42,7 +42,7 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "staff": _rule(ORG_ADMIN, ORG_ADMIN),
     "audit": _rule(ORG_ADMIN, ORG_ADMIN),
     # patients and the portal accounts staff link to them
-    "patients": _rule(ALL_STAFF, CLINICAL, screening=CLINICAL),
+    "patients": _rule(ALL_STAFF, CLINICAL, screening=CLINICAL, screening_history=CLINICAL),
     "portal_accounts": _rule(CLINICAL, CLINICAL),
     # scheduling
     "availability": _rule(CLINICAL, CLINICAL),
@@ -76,6 +76,8 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "maintenance_plans": _rule(CLINICAL, CLINICIANS),
     "recall_policies": _rule(CLINICAL, MANAGERS),
     "check_ins": _rule(CLINICAL_LEADS, CLINICIANS),
+    # clinical rules per clinic (the ketamine gap, screening validity)
+    "clinical_policies": _rule(CLINICAL, MANAGERS),
 }
 
 
