@@ -11,6 +11,7 @@ with `attempts` and `last_error`, and the next sweep tries again. Publishing is 
 import logging
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -50,20 +51,29 @@ def publish(ids: list[int] | None = None, *, limit: int | None = None, path: str
         if not rows:
             return PublishResult(0, 0)
         sent: list[int] = []
+        # Whom each event went to, so the reconciler checks exactly those handlers even after the
+        # registry changes; an event nobody handles is handled as soon as it is dispatched.
+        by_handlers: dict[tuple[str, ...], list[int]] = defaultdict(list)
         error: BaseException | None = None
         for row in rows:
             try:
                 message = Event.from_row(row).as_message()
-                for actor in handlers_for(row.name):
+                actors = handlers_for(row.name)
+                for actor in actors:
                     broker.enqueue(actor.message(message))
             except Exception as exc:  # noqa: BLE001 - any broker failure: stop, the sweep retries
                 error = exc
                 break
             sent.append(row.pk)
+            by_handlers[tuple(actor.actor_name for actor in actors)].append(row.pk)
         now = clock.now()
-        if sent:
-            OutboxEvent.objects.filter(pk__in=sent).update(
-                dispatched_at=now, attempts=F("attempts") + 1, last_error=""
+        for names, pks in by_handlers.items():
+            OutboxEvent.objects.filter(pk__in=pks).update(
+                dispatched_at=now,
+                attempts=F("attempts") + 1,
+                last_error="",
+                handlers=list(names),
+                handled_at=None if names else now,
             )
         unsent = [row.pk for row in rows[len(sent) :]]
         if unsent:
