@@ -12,13 +12,15 @@ registered) has a ProcessedEvent row. The scheduler runs `run()` every OUTBOX_RE
      attempt counted in EventDelivery; after OUTBOX_RECONCILE_MAX_ATTEMPTS the pair is `dead`.
 
 A handler's horizon is OUTBOX_RECONCILE_GRACE_SECONDS plus the backoff of its own retries (a
-failing handler that Dramatiq is still retrying is not lost), measured from the event's dispatch
-or the pair's last re-publication. Nothing is republished that may still wait in its queue: a
-message enqueued after the queue's head message cannot have been fetched yet, so the cutoff is
-never later than the head's enqueue time. A redelivery is harmless (handlers are idempotent); these
-rules only keep the reconciler from flooding a busy or recovering broker.
+failing handler that Dramatiq is still retrying is not lost), measured from the event's dispatch,
+and doubled after each re-publication (a slow but healthy worker is not driven to `dead`). Nothing
+is republished that may still wait in its queue: a message enqueued after the queue's head message
+cannot have been fetched yet, so the cutoff is never later than the head's enqueue time. A
+redelivery is harmless (handlers are idempotent); these rules only keep the reconciler from
+flooding a busy or recovering broker.
 """
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -69,23 +71,34 @@ def _queue_head_time(broker, queue: str, now: datetime) -> datetime:
     return datetime.fromtimestamp(Message.decode(body).message_timestamp / 1000, tz=UTC)
 
 
-def subscriptions(now: datetime, broker=None) -> tuple[list[str], list[str], list[datetime]]:
-    """(event name, handler, cutoff) per registered pair: a pair last published before its cutoff
-    and still without a ProcessedEvent row is due again."""
+@dataclass(frozen=True)
+class Subscriptions:
+    names: list[str]  # event name per registered (event, handler) pair
+    handlers: list[str]  # handler per pair
+    horizon: dict[str, timedelta]  # handler -> grace plus its own retries' backoff
+    queue_head: dict[str, datetime]  # handler -> when its queue's head message was enqueued
+
+    def due(self, handler: str, published_at: datetime, attempts: int, now: datetime) -> bool:
+        """Published long enough ago (twice as long after each attempt), and not possibly queued."""
+        wait = self.horizon[handler] * 2 ** min(attempts, 16)
+        return published_at < min(now - wait, self.queue_head[handler])
+
+
+def subscriptions(now: datetime, broker=None) -> Subscriptions:
     broker = broker or dramatiq.get_broker()
     grace = settings.OUTBOX_RECONCILE_GRACE_SECONDS
     heads: dict[str, datetime] = {}
-    names, handlers, cutoffs = [], [], []
+    result = Subscriptions([], [], {}, {})
     for name, actor_names in registered().items():
         for actor_name in actor_names:
             actor = broker.get_actor(actor_name)
             if actor.queue_name not in heads:
                 heads[actor.queue_name] = _queue_head_time(broker, actor.queue_name, now)
-            horizon = timedelta(seconds=grace + retry_budget_seconds(actor))
-            names.append(name)
-            handlers.append(actor_name)
-            cutoffs.append(min(now - horizon, heads[actor.queue_name]))
-    return names, handlers, cutoffs
+            result.names.append(name)
+            result.handlers.append(actor_name)
+            result.horizon[actor_name] = timedelta(seconds=grace + retry_budget_seconds(actor))
+            result.queue_head[actor_name] = heads[actor.queue_name]
+    return result
 
 
 def requeue_dead_workers(broker=None) -> int:
@@ -113,9 +126,7 @@ def requeue_dead_workers(broker=None) -> int:
 
 
 _BATCH_SQL = f"""
-WITH subs(name, handler, cutoff) AS (
-    SELECT * FROM unnest(%(names)s::text[], %(handlers)s::text[], %(cutoffs)s::timestamptz[])
-),
+WITH subs(name, handler) AS (SELECT * FROM unnest(%(names)s::text[], %(handlers)s::text[])),
 batch AS (
     SELECT e.id, e.event_id, e.name, e.organization_id, e.payload, e.occurred_at, e.handlers,
            e.dispatched_at
@@ -126,8 +137,8 @@ batch AS (
     ORDER BY e.dispatched_at, e.id
     LIMIT %(batch)s
 )
-SELECT b.id, b.event_id, b.name, b.organization_id, b.payload, b.occurred_at, b.dispatched_at,
-       s.handler, s.cutoff, p.id IS NOT NULL AS processed, d.state, d.attempts, d.last_published_at
+SELECT b.id, b.event_id, b.name, b.organization_id, b.payload::text, b.occurred_at, b.dispatched_at,
+       s.handler, p.id IS NOT NULL AS processed, d.state, d.attempts, d.last_published_at
 FROM batch b
 LEFT JOIN subs s ON s.name = b.name AND (b.handlers IS NULL OR s.handler = ANY(b.handlers))
 LEFT JOIN {ProcessedEvent._meta.db_table} p ON p.event_id = b.event_id AND p.handler = s.handler
@@ -137,16 +148,18 @@ ORDER BY b.dispatched_at, b.id
 
 _RECORD_SQL = f"""
 INSERT INTO {EventDelivery._meta.db_table} AS d (event_id, handler, attempts, state, last_published_at)
-SELECT t.event_id, t.handler, CASE WHEN t.state = 'dead' THEN 0 ELSE 1 END, t.state, %(now)s
+SELECT t.event_id, t.handler, CASE WHEN t.state = 'dead' THEN 0 ELSE 1 END, t.state, %(published_at)s
 FROM unnest(%(events)s::uuid[], %(handlers)s::text[], %(states)s::text[]) AS t(event_id, handler, state)
 ON CONFLICT (event_id, handler) DO UPDATE SET
     attempts = d.attempts + CASE WHEN EXCLUDED.state = 'dead' THEN 0 ELSE 1 END,
     state = EXCLUDED.state,
-    last_published_at = CASE WHEN EXCLUDED.state = 'dead' THEN d.last_published_at ELSE %(now)s END
+    last_published_at = CASE WHEN EXCLUDED.state = 'dead' THEN d.last_published_at ELSE %(published_at)s END
 """  # noqa: S608
 
 
-def _reconcile_batch(params: dict, result: ReconcileResult, broker) -> tuple[int, tuple | None]:
+def _reconcile_batch(
+    params: dict, subs: Subscriptions, result: ReconcileResult, broker
+) -> tuple[int, tuple | None]:
     """One batch; returns (events read, keyset position after the batch)."""
     now = params["now"]
     with connection.cursor() as cursor:
@@ -158,14 +171,14 @@ def _reconcile_batch(params: dict, result: ReconcileResult, broker) -> tuple[int
     open_pairs: dict[int, int] = defaultdict(int)  # event pk -> pairs neither processed nor dead
     due: list[tuple] = []
     for row in rows:
-        pk, event_id, name, org_id, payload, occurred_at, dispatched_at, handler, cutoff, processed = row[:10]
-        state, attempts, last_published = row[10:]
+        pk, event_id, name, org_id, payload, occurred_at, dispatched_at, handler, processed = row[:9]
+        state, attempts, last_published = row[9:]
         events[pk] = (dispatched_at, pk)
         if handler is None or processed or state == EventDelivery.DEAD:
             continue
         open_pairs[pk] += 1
-        if (last_published or dispatched_at) < cutoff:
-            event = Event(str(event_id), name, org_id, payload, occurred_at)
+        if subs.due(handler, last_published or dispatched_at, attempts or 0, now):
+            event = Event(str(event_id), name, org_id, json.loads(payload), occurred_at)
             due.append((pk, event, handler, attempts or 0))
     handled = [pk for pk in events if not open_pairs[pk]]
     recorded: list[tuple[str, str, str]] = []
@@ -189,7 +202,13 @@ def _reconcile_batch(params: dict, result: ReconcileResult, broker) -> tuple[int
             OutboxEvent.objects.filter(pk__in=handled).update(handled_at=now)
         if recorded:
             events_, handlers_, states_ = (list(column) for column in zip(*recorded, strict=True))
-            params = {"now": now, "events": events_, "handlers": handlers_, "states": states_}
+            # After the enqueues: a message is never older than its pair's last publication.
+            params = {
+                "published_at": clock.now(),
+                "events": events_,
+                "handlers": handlers_,
+                "states": states_,
+            }
             cursor.execute(_RECORD_SQL, params)
     republished: dict[str, int] = defaultdict(int)
     for _event_id, handler, state in recorded:
@@ -215,7 +234,7 @@ def reconcile(
     batch = batch or settings.OUTBOX_RECONCILE_BATCH
     result = ReconcileResult()
     try:
-        names, handlers, cutoffs = subscriptions(now, broker)
+        subs = subscriptions(now, broker)
     except Exception as exc:  # noqa: BLE001 - Redis down: publishing would fail anyway
         result.error = f"{type(exc).__name__}: {exc}"[:300]
         logger.warning("reconciler skipped: the broker failed", extra={"error": type(exc).__name__})
@@ -223,9 +242,8 @@ def reconcile(
     # Older events may have lost their ProcessedEvent rows to the retention prune: leave them be.
     window_start = now - timedelta(days=settings.OUTBOX_RETENTION_DAYS) + timedelta(hours=1)
     params = {
-        "names": names,
-        "handlers": handlers,
-        "cutoffs": cutoffs,
+        "names": subs.names,
+        "handlers": subs.handlers,
         "now": now,
         "window_start": window_start,
         "batch": batch,
@@ -234,7 +252,7 @@ def reconcile(
     }
     deadline = time.monotonic() + max_seconds
     while True:
-        read, after = _reconcile_batch(params, result, broker)
+        read, after = _reconcile_batch(params, subs, result, broker)
         if after is None or read < batch or time.monotonic() >= deadline:
             break
         params["after_at"], params["after_id"] = after

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import dramatiq
 import pytest
@@ -26,30 +27,36 @@ from workers import outbox
 class WorkerProcess:
     """`dramatiq workers.tasks tests.faults.handlers` in its own process group, to kill and restart."""
 
-    def __init__(self, env: dict[str, str], threads: int = 4):
-        self.env, self.threads, self.proc = env, threads, None
+    def __init__(self, env: dict[str, str], log: Path, threads: int = 4):
+        self.env, self.threads, self.proc, self.log = env, threads, None, log
         self.starts = 0
+        self.broker_ids: set[str] = set()  # Dramatiq's ids of this process's broker, once consuming
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
     def start(self, wait: bool = True) -> None:
         broker = dramatiq.get_broker()
-        before = set(broker.client.zrange(f"{broker.namespace}:__heartbeats__", 0, -1))
+        key = f"{broker.namespace}:__heartbeats__"
+        before = set(broker.client.zrange(key, 0, -1)) | {broker.broker_id.encode()}
         self.proc = subprocess.Popen(
             [bin_path("dramatiq"), "workers.tasks", "tests.faults.handlers", "--processes", "1"]
             + ["--threads", str(self.threads)],
             env=self.env,
             cwd=ROOT,
             start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
         )
         self.starts += 1
         if wait:
             # Dramatiq's own heartbeat set gains this process's broker id once it consumes.
-            wait_for(
-                lambda: set(broker.client.zrange(f"{broker.namespace}:__heartbeats__", 0, -1)) - before,
+            new = wait_for(
+                lambda: set(broker.client.zrange(key, 0, -1)) - before,
                 timeout=90,
                 what="the dramatiq process to consume",
             )
+            self.broker_ids = {member.decode() for member in new}
 
     def kill(self) -> None:
         """SIGKILL, the whole group: the dramatiq parent and its worker process, mid-whatever."""
@@ -67,11 +74,12 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def workers_factory(events_broker):  # noqa: F811 - the reused fixture
+def workers_factory(events_broker, tmp_path):  # noqa: F811 - the reused fixture
     started: list[WorkerProcess] = []
 
     def make(threads: int = 4, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(child_env(**env), threads=threads)
+        log = tmp_path / f"worker-{len(started)}.log"
+        worker = WorkerProcess(child_env(LOG_LEVEL="WARNING", **env), log, threads=threads)
         started.append(worker)
         return worker
 
