@@ -79,7 +79,7 @@ def workers_factory(events_broker, tmp_path):  # noqa: F811 - the reused fixture
 
     def make(threads: int = 4, **env: str) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
-        worker = WorkerProcess(child_env(LOG_LEVEL="WARNING", **env), log, threads=threads)
+        worker = WorkerProcess(child_env(**{"LOG_LEVEL": "WARNING", **env}), log, threads=threads)
         started.append(worker)
         return worker
 
@@ -134,12 +134,15 @@ def preload(organization, count: int, name: str = "test.fault", **payload) -> li
     return [str(row.event_id) for row in rows]
 
 
-def scheduler_process(**env: str) -> subprocess.Popen:
+def scheduler_process(log: Path, **env: str) -> subprocess.Popen:
+    """`python -m workers.scheduler`, knowing the test handlers as the workers do (its relay and
+    reconciler publish to the handlers registered in its own process)."""
+    boot = "import workers.scheduler as s, tests.faults.handlers; s.main()"
     return subprocess.Popen(
-        [sys.executable, "-m", "workers.scheduler"],
+        [sys.executable, "-c", boot],
         env=child_env(**env),
         cwd=ROOT,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
