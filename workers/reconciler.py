@@ -276,3 +276,37 @@ def run() -> ReconcileResult:
     result = reconcile()
     result.queues_maintained = queues
     return result
+
+
+def dead_deliveries(*, handler: str | None = None, event_ids: list[str] | None = None):
+    """Dead (event, handler) pairs, oldest first, with their event's name."""
+    dead = EventDelivery.objects.filter(state=EventDelivery.DEAD).order_by("last_published_at", "id")
+    if handler:
+        dead = dead.filter(handler=handler)
+    if event_ids:
+        dead = dead.filter(event_id__in=event_ids)
+    return dead
+
+
+def redrive(deliveries) -> int:
+    """Publish dead pairs again now, with their attempts reset, so the reconciler watches them anew.
+
+    The event row must still exist (within the retention); pairs whose event was pruned are skipped.
+    """
+    broker = dramatiq.get_broker()
+    deliveries = list(deliveries)
+    rows = OutboxEvent.objects.in_bulk([d.event_id for d in deliveries], field_name="event_id")
+    redriven = 0
+    for delivery in deliveries:
+        row = rows.get(delivery.event_id)
+        if row is None:
+            continue
+        # Record first: a crash before the enqueue leaves a pending pair the reconciler re-sends.
+        with transaction.atomic():
+            EventDelivery.objects.filter(pk=delivery.pk).update(
+                state=EventDelivery.PENDING, attempts=0, last_published_at=clock.now()
+            )
+            OutboxEvent.objects.filter(pk=row.pk).update(handled_at=None)
+        broker.enqueue(broker.get_actor(delivery.handler).message(Event.from_row(row).as_message()))
+        redriven += 1
+    return redriven

@@ -1,13 +1,15 @@
 """A handler that can never succeed: re-published a bounded number of times, then dead, and visible."""
 
 import time
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from services.core.metrics import counter_values, render
 from services.core.models import EventDelivery, OutboxEvent
 from tests.faults.conftest import preload
-from tests.workers.support import running_worker
+from tests.workers.support import queue_messages, running_worker
 from workers import reconciler
 
 
@@ -48,3 +50,18 @@ def test_a_handler_that_always_fails_is_dead_lettered_after_the_attempts_and_sho
     time.sleep(1.5)
     assert reconciler.reconcile().republished == 0
     assert EventDelivery.objects.get(event_id=event_id).last_published_at == before
+
+    # An operator lists it and, once the handler is fixed, re-drives it.
+    out = StringIO()
+    call_command("dead_deliveries", "list", stdout=out)
+    assert f"{event_id}  test.doomed  tests.always_fail  attempts=3" in out.getvalue()
+    assert "1 dead delivery" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("dead_deliveries", "redrive")
+    call_command("dead_deliveries", "redrive", "--handler", "tests.always_fail", stdout=out)
+    assert "re-drove 1 delivery" in out.getvalue()
+    delivery = EventDelivery.objects.get(event_id=event_id)
+    assert (delivery.state, delivery.attempts) == ("pending", 0)
+    assert OutboxEvent.objects.get(event_id=event_id).handled_at is None
+    queued = queue_messages("events")
+    assert [(m.actor_name, m.args[0]["event_id"]) for m in queued] == [("tests.always_fail", event_id)]
