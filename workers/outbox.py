@@ -5,7 +5,8 @@ and worker process after its commits, plus the scheduler's sweep) run side by si
 publish one event twice at the same time. An event is marked dispatched in the transaction that
 claimed it, after the broker took it; if the broker is down the row keeps `dispatched_at` null
 with `attempts` and `last_error`, and the next sweep tries again. Publishing is at least once
-(a crash between the broker's ack and our commit re-sends), so handlers are idempotent.
+(a crash between the broker's ack and our commit re-sends), so handlers are idempotent. A message
+Redis loses after this point is the reconciler's business (workers/reconciler.py, docs/events.md).
 """
 
 import logging
