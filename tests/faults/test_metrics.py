@@ -24,7 +24,8 @@ def event(org, *, age: timedelta, handlers: list[str] | None, dispatched: bool =
 
 
 @pytest.mark.django_db
-def test_events_awaiting_handling_are_bucketed_by_age_and_exclude_handled_and_dead_ones(org):
+def test_events_awaiting_handling_are_bucketed_by_age_and_exclude_handled_and_dead_ones(org, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
     event(org, age=timedelta(seconds=0), handlers=None, dispatched=False)  # not yet relayed
     owed = event(org, age=timedelta(seconds=45), handlers=["a", "b"])
     ProcessedEvent.objects.create(event_id=owed.event_id, handler="a", processed_at=clock.now())  # b owes
@@ -38,7 +39,9 @@ def test_events_awaiting_handling_are_bucketed_by_age_and_exclude_handled_and_de
     settled = event(org, age=timedelta(hours=3), handlers=["a"])
     OutboxEvent.objects.filter(pk=settled.pk).update(handled_at=clock.now())  # the reconciler saw it done
 
-    text = client_for(None).get("/metrics").content.decode()
+    response = client_for(None).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
+    assert response.status_code == 200
+    text = response.content.decode()
     lines = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and line[0] != "#"}
     name = "chairside_events_awaiting_age_seconds"
     assert lines[f'{name}_bucket{{le="1"}}'] <= 1  # the fresh one, unless this machine is slow
