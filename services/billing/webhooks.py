@@ -19,6 +19,7 @@ from django.db.models import Q
 
 from services.billing import ledger, webhook_order
 from services.billing import stripe_gateway as gateway
+from services.billing.event_names import STRIPE_EVENT_RECEIVED
 from services.billing.models import Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from services.billing.services.cards import card_setup_apply
 from services.core import clock
@@ -77,7 +78,7 @@ def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEven
             )
             if organization is not None:
                 event_record(
-                    name="stripe.event.received",
+                    name=STRIPE_EVENT_RECEIVED,
                     organization=organization,
                     payload={"stripe_event_id": row.pk, "type": row.type},
                 )

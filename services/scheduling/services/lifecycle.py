@@ -13,6 +13,13 @@ from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.outbox import event_record
 from services.patients.services import screening_require_cleared
+from services.scheduling.event_names import (
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_CHECKED_IN,
+    APPOINTMENT_COMPLETED,
+    APPOINTMENT_COMPLETION_REVERSED,
+    APPOINTMENT_NO_SHOW,
+)
 from services.scheduling.models import RIDE_HOME_SERVICE_CODES, Appointment, AppointmentStatus
 from services.scheduling.services.booking import event_payload
 from services.scheduling.vitals import clean_vitals
@@ -47,7 +54,7 @@ def _record(appointment: Appointment, *, actor, action: str, event: str, before:
         location_id=appointment.location_id,
     )
     event_record(
-        name=f"appointment.{event}",
+        name=event,
         organization=appointment.location.organization,
         payload=event_payload(appointment, **extra),
     )
@@ -79,7 +86,7 @@ def appointment_cancel(
         appointment,
         actor=actor,
         action="cancel",
-        event="cancelled",
+        event=APPOINTMENT_CANCELLED,
         before=before,
         late_cancel=appointment.late_cancel,
         cancelled_by_clinic=by_clinic,
@@ -105,7 +112,13 @@ def appointment_check_in(*, actor, appointment: Appointment, ride_home_confirmed
     appointment.checked_in_at = clock.now()
     appointment.checked_in_by = actor
     appointment.save()
-    _record(appointment, actor=actor, action="check_in", event="checked_in", before=AppointmentStatus.BOOKED)
+    _record(
+        appointment,
+        actor=actor,
+        action="check_in",
+        event=APPOINTMENT_CHECKED_IN,
+        before=AppointmentStatus.BOOKED,
+    )
     return appointment
 
 
@@ -158,7 +171,11 @@ def appointment_complete(
     appointment.completed_by = actor
     appointment.save()
     _record(
-        appointment, actor=actor, action="complete", event="completed", before=AppointmentStatus.CHECKED_IN
+        appointment,
+        actor=actor,
+        action="complete",
+        event=APPOINTMENT_COMPLETED,
+        before=AppointmentStatus.CHECKED_IN,
     )
     return appointment
 
@@ -188,7 +205,7 @@ def appointment_completion_reverse(*, actor, appointment: Appointment, reason: s
         location_id=appointment.location_id,
     )
     event_record(
-        name="appointment.completion_reversed",
+        name=APPOINTMENT_COMPLETION_REVERSED,
         organization=appointment.location.organization,
         payload=event_payload(appointment),
     )
@@ -204,5 +221,7 @@ def appointment_no_show(*, actor, appointment: Appointment) -> Appointment:
     appointment.status = AppointmentStatus.NO_SHOW
     appointment.no_show_at = clock.now()
     appointment.save()
-    _record(appointment, actor=actor, action="no_show", event="no_show", before=AppointmentStatus.BOOKED)
+    _record(
+        appointment, actor=actor, action="no_show", event=APPOINTMENT_NO_SHOW, before=AppointmentStatus.BOOKED
+    )
     return appointment
