@@ -134,28 +134,41 @@ def registered() -> dict[str, list[str]]:
 
 
 # --- REGISTRATIONS: one line per (event, handler) ----------------------------------------------
-from services.notifications import events as notification_events  # noqa: E402
-
-handler("location.updated", max_retries=5, time_limit=30_000)(notification_events.location_updated)
-handler("notification.requested", max_retries=8, time_limit=30_000)(
-    notification_events.notification_requested
+from services.clinics.event_names import (  # noqa: E402
+    CHAIR_CREATED,
+    CHAIR_UPDATED,
+    LOCATION_UPDATED,
+    SHIFT_CREATED,
+    SHIFT_UPDATED,
 )
+from services.notifications import events as notification_events  # noqa: E402
+from services.notifications.event_names import NOTIFICATION_REQUESTED  # noqa: E402
+from services.scheduling.event_names import APPOINTMENT_CANCELLED  # noqa: E402
+
+handler(LOCATION_UPDATED, max_retries=5, time_limit=30_000)(notification_events.location_updated)
+handler(NOTIFICATION_REQUESTED, max_retries=8, time_limit=30_000)(notification_events.notification_requested)
 
 # Spravato waitlist (issue #6): capacity that may have opened is matched to the next eligible patient.
 from services.waitlist import events as waitlist_events  # noqa: E402
+from services.waitlist.event_names import (  # noqa: E402
+    WAITLIST_CAPACITY_RELEASED,
+    WAITLIST_ELIGIBILITY_CHANGED,
+    WAITLIST_JOINED,
+    WAITLIST_SWEEP,
+)
 
 for _name in (
-    "appointment.cancelled",
-    "chair.created",
-    "chair.updated",
-    "shift.created",
-    "shift.updated",
-    "waitlist.sweep",
+    APPOINTMENT_CANCELLED,
+    CHAIR_CREATED,
+    CHAIR_UPDATED,
+    SHIFT_CREATED,
+    SHIFT_UPDATED,
+    WAITLIST_SWEEP,
 ):
     handler(_name, max_retries=5, time_limit=120_000)(waitlist_events.capacity_changed)
-handler("waitlist.capacity_released", max_retries=5, time_limit=120_000)(waitlist_events.capacity_released)
-handler("waitlist.joined", max_retries=5, time_limit=120_000)(waitlist_events.entry_changed)
-handler("waitlist.eligibility_changed", max_retries=5, time_limit=120_000)(waitlist_events.entry_changed)
+handler(WAITLIST_CAPACITY_RELEASED, max_retries=5, time_limit=120_000)(waitlist_events.capacity_released)
+handler(WAITLIST_JOINED, max_retries=5, time_limit=120_000)(waitlist_events.entry_changed)
+handler(WAITLIST_ELIGIBILITY_CHANGED, max_retries=5, time_limit=120_000)(waitlist_events.entry_changed)
 
 # Per-domain modules in workers/actors/ (e.g. billing's Stripe webhook handler) register on import.
 import importlib  # noqa: E402

@@ -33,6 +33,7 @@ setup_django()  # the broker and Django, before any model import below
 from django.conf import settings  # noqa: E402
 from django.db import close_old_connections, connection, transaction  # noqa: E402
 
+from services.clinics.event_names import CLINIC_MORNING  # noqa: E402
 from services.clinics.models import Location  # noqa: E402
 from services.core import clock  # noqa: E402
 from services.core.metrics import counter_incr  # noqa: E402
@@ -130,7 +131,7 @@ class DailyPerClinic:
 
 def clinic_morning(location: Location, local_date: date) -> None:
     event_record(
-        name="clinic.morning",
+        name=CLINIC_MORNING,
         organization=location.organization,
         payload={"location_id": location.pk, "local_date": local_date.isoformat()},
     )

@@ -11,6 +11,13 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from services.billing.event_names import (
+    PAYMENT_DISPUTED,
+    PAYMENT_FAILED,
+    PAYMENT_SUCCEEDED,
+    REFUND_FAILED,
+    REFUND_SUCCEEDED,
+)
 from services.billing.models import (
     PAYMENT_STATUS_RANK,
     Invoice,
@@ -135,7 +142,7 @@ def payment_captured(
         _advance(payment, PaymentStatus.SUCCEEDED)
         _invoice_paid_add(payment.invoice_id, amount)
         event_record(
-            name="payment.succeeded",
+            name=PAYMENT_SUCCEEDED,
             organization=payment.organization,
             payload=payment_event_payload(payment),
         )
@@ -149,7 +156,7 @@ def payment_failed(payment: Payment, *, code: str, message: str) -> None:
         payment.failure_message = message[:300]
         payment.save()
         event_record(
-            name="payment.failed",
+            name=PAYMENT_FAILED,
             organization=payment.organization,
             payload=payment_event_payload(payment, failure_code=payment.failure_code),
         )
@@ -208,7 +215,7 @@ def refund_succeeded(payment: Payment, refund: Refund) -> None:
     payment.save()
     _invoice_paid_add(payment.invoice_id, -refund.amount)
     event_record(
-        name="refund.succeeded",
+        name=REFUND_SUCCEEDED,
         organization=payment.organization,
         payload=payment_event_payload(
             payment,
@@ -237,7 +244,7 @@ def refund_result_apply(*, refund_id: int, result: RefundResult) -> Refund:
             refund.failure_reason = result.failure_reason[:120]
             refund.save()
             event_record(
-                name="refund.failed",
+                name=REFUND_FAILED,
                 organization=payment.organization,
                 payload=payment_event_payload(payment, refund_id=refund.pk, refund=refund.public_id),
             )
@@ -268,7 +275,7 @@ def dispute_opened(payment: Payment, *, dispute_id: str, amount: int) -> None:
     payment.save()
     _invoice_paid_add(payment.invoice_id, -amount)
     event_record(
-        name="payment.disputed",
+        name=PAYMENT_DISPUTED,
         organization=payment.organization,
         payload=payment_event_payload(payment, dispute=dispute_id, dispute_amount=amount),
     )

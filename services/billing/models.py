@@ -365,3 +365,22 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class StripeObjectState(models.Model):
+    """How far each Stripe object (intent, charge, refund, dispute) has been applied from webhooks.
+
+    Stripe delivers events late, twice and in any order. An event whose `created` time is older
+    than the last one applied to the same object (or as old, with a status behind it) describes
+    a past state: it is recorded as `stale` and changes nothing (services/billing/webhook_order.py).
+    """
+
+    object_id = models.CharField(max_length=80, unique=True)  # pi_..., ch_..., re_..., dp_...
+    object_type = models.CharField(max_length=32)
+    last_event_id = models.CharField(max_length=80, blank=True, default="")
+    last_event_created = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=32, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.object_id}@{self.last_status}"

@@ -3,8 +3,10 @@
 `stripe_event_receive` runs in the request: it checks the signature over the raw body, stores
 the event under its unique id (a duplicate changes nothing) and records `stripe.event.received`
 in the outbox, so the answer is fast and processing survives a crash. `stripe_event_process`
-runs in the worker and applies the event through the same forward-only rules as our own calls
-(services/billing/ledger.py), so duplicates and any order end in the same state.
+runs in the worker: an event older than what was already applied to its object is recorded as
+`stale` and changes nothing (services/billing/webhook_order.py); the rest goes through the same
+forward-only rules as our own calls (services/billing/ledger.py), so duplicates and any order end
+in the same state and announce the same domain events.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from services.billing import ledger
+from services.billing import ledger, webhook_order
 from services.billing import stripe_gateway as gateway
-from services.billing.models import Payment, Refund, RefundStatus, StripeEvent
+from services.billing.event_names import STRIPE_EVENT_RECEIVED
+from services.billing.models import Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from services.billing.services.cards import card_setup_apply
 from services.core import clock
 from services.core.ids import new_public_id
@@ -75,7 +78,7 @@ def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEven
             )
             if organization is not None:
                 event_record(
-                    name="stripe.event.received",
+                    name=STRIPE_EVENT_RECEIVED,
                     organization=organization,
                     payload={"stripe_event_id": row.pk, "type": row.type},
                 )
@@ -89,8 +92,36 @@ def _on_payment_intent(obj: dict) -> str:
     payment = _payment_for(obj)
     if payment is None:
         return "unmatched"
-    ledger.payment_intent_apply(payment_id=payment.pk, intent=gateway.payment_intent_from_event(obj))
+    intent = gateway.payment_intent_from_event(obj)
+    if intent.status != "succeeded":
+        # Succeeded is final, so its snapshot is a fact. Any other status (a declined attempt, 3-D
+        # Secure pending) holds only until the patient's next attempt: an event about it may be
+        # seen after a later success whose event is still on its way, and acting on it would
+        # start dunning for a paid plan. Ask Stripe where the intent stands now instead.
+        intent = gateway.payment_intent_retrieve(intent.id)
+    ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
     return "applied"
+
+
+_CAPTURED = (
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.PARTIALLY_REFUNDED,
+    PaymentStatus.REFUNDED,
+    PaymentStatus.DISPUTED,
+)
+
+
+def _captured_first(payment: Payment) -> Payment:
+    """A refund or dispute proves the charge succeeded: record the capture before it if its
+    event has not been applied yet (money must come in before it can go out)."""
+    if payment.status in _CAPTURED or not payment.stripe_payment_intent_id:
+        return payment
+    payment = ledger.payment_intent_apply(
+        payment_id=payment.pk, intent=gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    )
+    if payment.status not in _CAPTURED:
+        raise gateway.GatewayError("Stripe does not report the payment captured yet.", retryable=True)
+    return payment
 
 
 def _on_setup_intent(obj: dict) -> str:
@@ -133,7 +164,7 @@ def _on_refund(obj: dict) -> str:
         payment = refund.payment if refund else None
     if payment is None:
         return "unmatched"
-    _refund_adopt(payment, result)
+    _refund_adopt(_captured_first(payment), result)
     return "applied"
 
 
@@ -141,6 +172,7 @@ def _on_charge_refunded(obj: dict) -> str:
     payment = _payment_for(obj)
     if payment is None:
         return "unmatched"
+    payment = _captured_first(payment)
     listed = (obj.get("refunds") or {}).get("data")
     if listed is None:  # newer API versions leave the list out of the charge: ask Stripe
         results = gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
@@ -155,6 +187,7 @@ def _dispute(obj: dict, *, won: bool | None) -> str:
     payment = _payment_for(obj)
     if payment is None:
         return "unmatched"
+    _captured_first(payment)
     with transaction.atomic():
         payment = ledger.payment_locked(payment.pk)
         amount = min(int(obj.get("amount") or payment.amount_captured), payment.amount_captured)
@@ -186,12 +219,26 @@ HANDLERS: dict[str, Callable[[dict], str]] = {
 
 @transaction.atomic
 def stripe_event_process(*, event_id: int) -> str:
-    """Apply one stored event once; returns its outcome (applied, ignored, unmatched)."""
+    """Apply one stored event once; returns its outcome (applied, stale, ignored, unmatched).
+
+    `stale`: the event is older than the state already applied to its object, so it changes
+    nothing and announces nothing (a declined attempt reported after the payment succeeded).
+    """
     event = StripeEvent.objects.select_for_update().get(pk=event_id)
     if event.processed_at is not None:
         return event.outcome
     handler = HANDLERS.get(event.type)
-    event.outcome = handler(_object(event.payload)) if handler else "ignored"
+    obj = _object(event.payload)
+    state = webhook_order.object_state_locked(obj) if handler else None
+    created = webhook_order.event_created(event.payload)
+    if handler is None:
+        event.outcome = "ignored"
+    elif state is not None and webhook_order.is_stale(state, created=created, obj=obj):
+        event.outcome = "stale"
+    else:
+        event.outcome = handler(obj)
+        if state is not None and event.outcome == "applied":
+            webhook_order.object_state_advance(state, event_id=event.event_id, created=created, obj=obj)
     event.attempts += 1
     event.processed_at = clock.now()
     event.save(update_fields=["outcome", "attempts", "processed_at"])

@@ -5,7 +5,7 @@ from datetime import date
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.db import models
-from django.db.models import Func
+from django.db.models import Func, Q
 
 from services.core import clock
 from services.core.models import PublicIdModel
@@ -174,6 +174,18 @@ class Service(PublicIdModel):
     requires_screening = models.BooleanField(default=False)
     cpt_code = models.CharField(max_length=8, blank=True, default="")  # CPT/HCPCS for superbills
     active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            # One bookable service per kind in a practice: bookings, packages and the demo find a
+            # service by its code. Retired ones keep their code (past visits and invoices name them).
+            models.UniqueConstraint(
+                fields=["organization", "code"], condition=Q(active=True), name="service_code_unique_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.name}"
 
 
 class ServicePrice(models.Model):

@@ -20,6 +20,7 @@ from services.core import clock
 from services.core.errors import InvalidInput
 from services.core.outbox import event_record
 from services.notifications import quiet_hours
+from services.notifications.event_names import NOTIFICATION_REQUESTED
 from services.notifications.models import Channel, Notification, Status
 from services.notifications.sms import SmsRejected, get_provider
 from services.organizations.models import Organization
@@ -91,7 +92,7 @@ def notification_send(
         return Notification.objects.get(organization=organization, dedupe_key=dedupe_key)
     if notification.status == Status.QUEUED:
         event_record(
-            name="notification.requested",
+            name=NOTIFICATION_REQUESTED,
             organization=organization,
             payload={"notification_id": notification.pk},
         )
@@ -145,7 +146,7 @@ def notifications_release_due(*, now: datetime | None = None) -> int:
     organizations = Organization.objects.in_bulk({organization_id for _, organization_id in released})
     for pk, organization_id in released:
         event_record(
-            name="notification.requested",
+            name=NOTIFICATION_REQUESTED,
             organization=organizations[organization_id],
             payload={"notification_id": pk},
         )

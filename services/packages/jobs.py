@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from services.core import clock
 from services.core.outbox import event_record
 from services.organizations.models import Organization
+from services.packages.event_names import INSTALLMENT_DUE
 from services.packages.services import credits, fees
 
 REASK_AFTER = timedelta(minutes=10)
@@ -43,7 +44,7 @@ def installments_due_request(*, limit: int = 1000) -> int:
     organizations = Organization.objects.in_bulk({org_id for _, org_id in rows})
     for installment_id, org_id in rows:
         event_record(
-            name="installment.due",
+            name=INSTALLMENT_DUE,
             organization=organizations[org_id],
             payload={"installment_id": installment_id},
         )

@@ -20,6 +20,12 @@ from services.core.outbox import event_record
 from services.core.request_context import request_id_var
 from services.organizations.models import Role, StaffRole
 from services.patients import validation as v
+from services.patients.event_names import (
+    PATIENT_ARCHIVED,
+    PATIENT_CREATED,
+    PATIENT_UPDATED,
+    SCREENING_BY_STATUS,
+)
 from services.patients.findings import (
     contraindications_listed,
     findings_apply,
@@ -141,9 +147,7 @@ def patient_create(*, actor, data: dict[str, Any]) -> Patient:
         patient=patient,
         changes=redacted_diff({}, snapshot(patient, PATIENT_FIELDS), PATIENT_PHI_FIELDS),
     )
-    event_record(
-        name="patient.created", organization=patient.organization, payload={"patient_id": patient.pk}
-    )
+    event_record(name=PATIENT_CREATED, organization=patient.organization, payload={"patient_id": patient.pk})
     return patient
 
 
@@ -160,7 +164,7 @@ def patient_update(*, actor, patient: Patient, data: dict[str, Any]) -> Patient:
     if changes:
         _audit(actor=actor, action="patient.update", patient=patient, changes=changes)
         event_record(
-            name="patient.updated",
+            name=PATIENT_UPDATED,
             organization=patient.organization,
             payload={"patient_id": patient.pk, "fields": sorted(changes)},
         )
@@ -181,7 +185,7 @@ def patient_archive(*, actor, patient: Patient) -> Patient:
             changes={"archived_at": {"before": None, "after": patient.archived_at}},
         )
         event_record(
-            name="patient.archived", organization=patient.organization, payload={"patient_id": patient.pk}
+            name=PATIENT_ARCHIVED, organization=patient.organization, payload={"patient_id": patient.pk}
         )
     return patient
 
@@ -349,6 +353,8 @@ def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screen
     )
     if status != previous or clearing:
         event_record(
-            name=f"screening.{status}", organization=patient.organization, payload={"patient_id": patient.pk}
+            name=SCREENING_BY_STATUS[status],
+            organization=patient.organization,
+            payload={"patient_id": patient.pk},
         )
     return screening

@@ -18,6 +18,7 @@ from services.core.audit import audit_record
 from services.core.errors import InvalidInput, RuleViolation
 from services.core.outbox import event_record
 from services.patients.models import Patient
+from services.recalls.event_names import CHECKIN_ATTENTION_NEEDED, CHECKIN_SUBMITTED
 from services.recalls.models import RECALLED_PHASES, MaintenancePlan, Recall, RecallReason, SymptomCheckIn
 from services.recalls.policy import add_months, policy_for
 from services.recalls.scan import recall_open_booster
@@ -100,9 +101,9 @@ def checkin_submit(
         location_id=checkin.location_id,
     )
     payload = {"checkin_id": checkin.pk, "patient_id": patient.pk, "location_id": checkin.location_id}
-    event_record(name="checkin.submitted", organization=organization, payload=payload)
+    event_record(name=CHECKIN_SUBMITTED, organization=organization, payload=payload)
     if checkin.needs_attention:
-        event_record(name="checkin.attention_needed", organization=organization, payload=payload)
+        event_record(name=CHECKIN_ATTENTION_NEEDED, organization=organization, payload=payload)
     booster = None
     if plan is not None:
         today = now.astimezone(ZoneInfo(plan.home_location.timezone)).date()

@@ -73,7 +73,7 @@ def load_maintenance_patient(demo, *, password_hash: str) -> None:
             "clearance_reason": "Demo intake reviewed.",
         },
     )
-    iv = Service.objects.get(organization=demo.org, code="iv_ketamine")
+    iv = Service.objects.get(organization=demo.org, code="iv_ketamine", active=True)
     plan = MaintenancePlan(
         organization=demo.org,
         patient=patient,

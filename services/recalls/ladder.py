@@ -20,6 +20,7 @@ from services.core.outbox import event_record
 from services.notifications import quiet_hours
 from services.notifications.models import Channel
 from services.notifications.services import E164, notification_send
+from services.recalls.event_names import RECALL_ESCALATED
 from services.recalls.models import Recall, RecallKind, RecallStatus, RecallStep
 from services.recalls.policy import policy_for, quiet_window
 from services.recalls.selectors import next_pending_session
@@ -90,7 +91,7 @@ def _send(recall: Recall, step: str, now: datetime) -> str:
 def _to_call_list(recall: Recall) -> None:
     recall.step, recall.next_step_at = RecallStep.CALL_LIST, None
     event_record(
-        name="recall.escalated",
+        name=RECALL_ESCALATED,
         organization=recall.location.organization,
         payload={"recall_id": recall.pk, "patient_id": recall.patient_id, "location_id": recall.location_id},
     )

@@ -17,6 +17,7 @@ from services.core.audit import audit_record, diff, snapshot
 from services.core.errors import Conflict, InvalidInput
 from services.core.outbox import event_record
 from services.patients.models import Patient
+from services.recalls.event_names import MAINTENANCE_PLAN_STARTED, MAINTENANCE_PLAN_UPDATED
 from services.recalls.models import RECALLED_PHASES, TREATMENT_CODES, MaintenancePlan, Phase
 from services.recalls.policy import add_months, policy_for
 from services.recalls.selectors import PENDING
@@ -78,7 +79,7 @@ def _set_last_session(plan: MaintenancePlan, appointment: Appointment) -> bool:
 
 def _event(plan: MaintenancePlan, name: str, **extra) -> None:
     event_record(
-        name=f"maintenance_plan.{name}",
+        name=name,
         organization=plan.home_location.organization,
         payload={
             "plan_id": plan.pk,
@@ -146,7 +147,7 @@ def plan_record_session(*, appointment_id: int) -> MaintenancePlan | None:
             changes=diff({}, snapshot(plan, PLAN_FIELDS)),
             location_id=plan.home_location_id,
         )
-        _event(plan, "started", appointment_id=appointment.pk)
+        _event(plan, MAINTENANCE_PLAN_STARTED, appointment_id=appointment.pk)
     elif _set_last_session(plan, appointment):
         plan.save(update_fields=["last_session_at", "last_session_on", "next_due_date", "updated_at"])
     # A walk-in session (booked and completed without a recall seeing the booking) still ends it.
@@ -222,7 +223,7 @@ def plan_reverse_session(*, appointment_id: int) -> MaintenancePlan | None:
             changes=diff(before, snapshot(plan, PLAN_FIELDS)),
             location_id=plan.home_location_id,
         )
-        _event(plan, "updated", fields=["phase"], appointment_id=appointment.pk)
+        _event(plan, MAINTENANCE_PLAN_UPDATED, fields=["phase"], appointment_id=appointment.pk)
         recalls_close_open(patient_id=plan.patient_id, reason="series completion reversed", withdraw=True)
         return plan
     if plan.last_session_at is not None and plan.last_session_at == appointment.start:
@@ -277,7 +278,7 @@ def maintenance_plan_create(*, actor, patient, service, data: dict[str, Any]) ->
         changes=diff({}, snapshot(plan, PLAN_FIELDS)),
         location_id=home.pk,
     )
-    _event(plan, "started")
+    _event(plan, MAINTENANCE_PLAN_STARTED)
     return plan
 
 
@@ -315,7 +316,7 @@ def maintenance_plan_update(*, actor, plan: MaintenancePlan, data: dict[str, Any
         changes=changes,
         location_id=plan.home_location_id,
     )
-    _event(plan, "updated", fields=sorted(changes))
+    _event(plan, MAINTENANCE_PLAN_UPDATED, fields=sorted(changes))
     if plan.phase == Phase.DISCHARGED:
         recalls_close_open(patient_id=plan.patient_id, actor=actor, reason="discharged")
     elif not plan.recall_consent:

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from django.db import connection, transaction
 
 from services.core import clock
+from services.recalls.event_names import RECALL_OPENED
 from services.recalls.models import MaintenancePlan, Recall, RecallPolicy
 from services.scheduling.availability import MAX_SESSION
 
@@ -98,7 +99,7 @@ marked AS (
 events AS (
     INSERT INTO core_outboxevent (event_id, name, organization_id, payload, occurred_at, dispatched_at,
                                   attempts, last_error)
-    SELECT gen_random_uuid(), 'recall.opened', organization_id,
+    SELECT gen_random_uuid(), %(recall_opened)s, organization_id,
            jsonb_build_object('recall_id', id, 'patient_id', patient_id, 'location_id', location_id,
                               'kind', kind),
            %(now)s, NULL, 0, ''
@@ -120,7 +121,13 @@ class ScanResult:
 def _params(now: datetime | None, **extra) -> dict:
     now = now or clock.now()
     lead = RecallPolicy._meta.get_field("lead_time_days").get_default()
-    return {"now": now, "session_start": now - MAX_SESSION, "default_lead": lead, **extra}
+    return {
+        "now": now,
+        "session_start": now - MAX_SESSION,
+        "default_lead": lead,
+        "recall_opened": RECALL_OPENED,
+        **extra,
+    }
 
 
 @transaction.atomic

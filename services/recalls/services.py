@@ -13,6 +13,13 @@ from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput
 from services.core.outbox import event_record
+from services.recalls.event_names import (
+    RECALL_BOOKED,
+    RECALL_CLOSED,
+    RECALL_CONTACTED,
+    RECALL_SNOOZED,
+    RECALL_WITHDRAWN,
+)
 from services.recalls.models import (
     OPEN_STATUSES,
     ContactChannel,
@@ -45,7 +52,7 @@ def _require_open(recall: Recall, verb: str) -> None:
         )
 
 
-def _record(recall: Recall, *, actor, action: str, changes: dict) -> None:
+def _record(recall: Recall, *, actor, action: str, event: str, changes: dict) -> None:
     audit_record(
         organization=recall.location.organization,
         actor=actor,
@@ -55,7 +62,7 @@ def _record(recall: Recall, *, actor, action: str, changes: dict) -> None:
         location_id=recall.location_id,
     )
     event_record(
-        name=f"recall.{action}",
+        name=event,
         organization=recall.location.organization,
         payload={"recall_id": recall.pk, "patient_id": recall.patient_id, "location_id": recall.location_id},
     )
@@ -79,6 +86,7 @@ def recall_snooze(*, actor, recall: Recall, until: date, reason: str = "") -> Re
         recall,
         actor=actor,
         action="snoozed",
+        event=RECALL_SNOOZED,
         changes={
             "status": {"before": before, "after": recall.status},
             "snoozed_until": {"after": until},
@@ -114,6 +122,7 @@ def recall_contacted(*, actor, recall: Recall, channel: str, note: str = "") -> 
         recall,
         actor=actor,
         action="contacted",
+        event=RECALL_CONTACTED,
         changes={"channel": {"after": channel}, "note": {"after": note[:500]}},
     )
     return recall
@@ -159,6 +168,9 @@ def _close(recall: Recall, *, actor, status: str, reason: str, appointment=None)
         recall,
         actor=actor,
         action={RecallStatus.BOOKED: "booked", RecallStatus.WITHDRAWN: "withdrawn"}.get(status, "closed"),
+        event={RecallStatus.BOOKED: RECALL_BOOKED, RecallStatus.WITHDRAWN: RECALL_WITHDRAWN}.get(
+            status, RECALL_CLOSED
+        ),
         changes={"status": {"before": before, "after": status}, "reason": {"after": reason}},
     )
     return recall

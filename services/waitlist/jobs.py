@@ -4,6 +4,7 @@ from django.db import transaction
 
 from services.clinics.models import Location
 from services.core.outbox import event_record
+from services.waitlist.event_names import WAITLIST_SWEEP
 from services.waitlist.offers import waitlist_offer_reminders_send, waitlist_offers_expire_due
 
 
@@ -23,7 +24,7 @@ def waitlist_sweep_request() -> int:
     count = 0
     for location in locations:
         event_record(
-            name="waitlist.sweep", organization=location.organization, payload={"location_id": location.pk}
+            name=WAITLIST_SWEEP, organization=location.organization, payload={"location_id": location.pk}
         )
         count += 1
     return count

@@ -23,6 +23,7 @@ from services.core.outbox import event_record
 from services.patients.selectors import screening_block_reason
 from services.waitlist.capacity import free_windows, spravato_service
 from services.waitlist.courses import ANY_TIME, CourseFinder, Preferences, Session
+from services.waitlist.event_names import WAITLIST_OFFER_MADE
 from services.waitlist.models import (
     CapacityHold,
     EntryStatus,
@@ -134,7 +135,7 @@ def offer_create(
     offer.patient = entry.patient
     offer.location = location
     event_record(
-        name="waitlist.offer_made",
+        name=WAITLIST_OFFER_MADE,
         organization=location.organization,
         payload={"offer_id": offer.pk, "entry_id": entry.pk, "location_id": location.pk},
     )

@@ -15,6 +15,7 @@ from services.core.audit import audit_record
 from services.core.errors import Conflict
 from services.core.outbox import event_record
 from services.scheduling.services.courses import CourseSession, appointment_series_book_sessions
+from services.waitlist.event_names import WAITLIST_CAPACITY_RELEASED, WAITLIST_OFFER_ACCEPTED
 from services.waitlist.models import (
     CapacityHold,
     EntryStatus,
@@ -45,7 +46,7 @@ def _release(offer: WaitlistOffer, status: str, reason: str, *, back_to_waiting:
             status=EntryStatus.WAITING, updated_at=now
         )
     event_record(
-        name="waitlist.capacity_released",
+        name=WAITLIST_CAPACITY_RELEASED,
         organization=offer.location.organization,
         payload={
             "offer_id": offer.pk,
@@ -106,7 +107,7 @@ def waitlist_offer_accept(*, user, offer: WaitlistOffer) -> WaitlistOffer:
         location_id=offer.location_id,
     )
     event_record(
-        name="waitlist.offer_accepted",
+        name=WAITLIST_OFFER_ACCEPTED,
         organization=offer.location.organization,
         payload={"offer_id": offer.pk, "series_id": series.pk, "location_id": offer.location_id},
     )

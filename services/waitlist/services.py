@@ -21,6 +21,7 @@ from services.patients.models import Patient
 from services.portal.models import PortalAccount
 from services.portal.services import portal_patient_ensure
 from services.portal.throttle import throttle_hit
+from services.waitlist.event_names import WAITLIST_ELIGIBILITY_CHANGED, WAITLIST_JOINED
 from services.waitlist.models import (
     OPEN_ENTRY_STATUSES,
     AuthorizationStatus,
@@ -129,7 +130,7 @@ def waitlist_join(*, user: User, locations: list[str], weekdays: list, time_rang
         changes={"locations": {"after": [c.public_id for c in chosen]}},
         location_id=chosen[0].pk,
     )
-    _announce(entry, "waitlist.joined")
+    _announce(entry, WAITLIST_JOINED)
     return entry
 
 
@@ -154,7 +155,7 @@ def waitlist_preferences_update(
     entry.save(update_fields=["weekdays", "time_ranges", "updated_at"])
     if locations is not None:
         entry.locations.set(_certified_locations(entry.organization_id, locations))
-    _announce(entry, "waitlist.joined")  # new clinics or times may fit capacity that is free now
+    _announce(entry, WAITLIST_JOINED)  # new clinics or times may fit capacity that is free now
     return entry
 
 
@@ -268,7 +269,7 @@ def spravato_eligibility_set(*, actor: User, patient: Patient, data: dict[str, A
         )
         entry = WaitlistEntry.objects.filter(patient=patient, status=EntryStatus.WAITING).first()
         if entry is not None:  # a newly eligible patient may fit capacity that is free now
-            _announce(entry, "waitlist.eligibility_changed")
+            _announce(entry, WAITLIST_ELIGIBILITY_CHANGED)
     return record
 
 

@@ -15,12 +15,12 @@ from services.billing.stripe_gateway import webhook_signature_header
 WEBHOOK_URL = "/api/v1/webhooks/stripe"
 
 
-def event(type_: str, obj: dict, *, event_id: str | None = None) -> dict:
+def event(type_: str, obj: dict, *, event_id: str | None = None, created: int | None = None) -> dict:
     return {
         "id": event_id or f"evt_{secrets.token_hex(12)}",
         "object": "event",
         "type": type_,
-        "created": int(time.time()),
+        "created": int(time.time()) if created is None else created,
         "livemode": False,
         "data": {"object": obj},
     }

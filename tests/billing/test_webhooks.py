@@ -106,14 +106,16 @@ def test_out_of_order_failed_after_succeeded_keeps_succeeded(anon, patient_with_
     succeeded = {**obj, "status": "succeeded", "amount_received": 9_000, "next_action": None}
     failed = {**obj, "status": "requires_payment_method", "last_payment_error": {"code": "card_declined"}}
     assert receive_and_process(anon, event("payment_intent.succeeded", succeeded)) == "applied"
-    assert receive_and_process(anon, event("payment_intent.payment_failed", failed)) == "applied"
-    assert receive_and_process(anon, event("payment_intent.requires_action", obj)) == "applied"
+    # Made in the same second as the success, but behind it: recorded, and nothing more.
+    assert receive_and_process(anon, event("payment_intent.payment_failed", failed)) == "stale"
+    assert receive_and_process(anon, event("payment_intent.requires_action", obj)) == "stale"
     payment.refresh_from_db()
     assert payment.status == "succeeded" and payment.amount_captured == 9_000
     assert not OutboxEvent.objects.filter(name="payment.failed").exists()
 
 
 def test_failed_then_succeeded_in_order_ends_succeeded(anon, patient_with_card, biller):
+    """The patient fails 3-D Secure (a real decline at Stripe), then pays with another card."""
     fresh = services.payment_create(
         actor=biller,
         patient=patient_with_card,
@@ -122,17 +124,40 @@ def test_failed_then_succeeded_in_order_ends_succeeded(anon, patient_with_card, 
         source_key="pkg-11",
         payment_method=stripe_browser.card(stripe_browser.CARD_3DS),
     )
-    obj = intent_obj(fresh)
-    failed = {**obj, "status": "requires_payment_method", "last_payment_error": {"code": "card_declined"}}
-    # (in order: the decline first, then the patient's successful retry)
-    receive_and_process(anon, event("payment_intent.payment_failed", failed))
+    pi = fresh.stripe_payment_intent_id
+    stripe_browser.authenticate(pi, intent_obj(fresh)["client_secret"], success=False)
+    receive_and_process(anon, event("payment_intent.payment_failed", intent_obj(fresh)))
     fresh.refresh_from_db()
     assert fresh.status == "failed"
-    receive_and_process(
-        anon, event("payment_intent.succeeded", {**obj, "status": "succeeded", "amount_received": 9_000})
-    )
+    assert OutboxEvent.objects.filter(name="payment.failed").count() == 1
+    stripe_browser.client().v1.payment_intents.update(pi, params={"payment_method": stripe_browser.card()})
+    stripe_browser.client().v1.payment_intents.confirm(pi)
+    receive_and_process(anon, event("payment_intent.succeeded", intent_obj(fresh)))
     fresh.refresh_from_db()
     assert fresh.status == "succeeded"
+
+
+def test_a_decline_is_checked_with_stripe_before_it_is_announced(anon, patient_with_card, biller):
+    """A declined attempt reported while Stripe already holds the retry's success: no dunning."""
+    payment = services.payment_create(
+        actor=biller,
+        patient=patient_with_card,
+        amount=9_000,
+        purpose="package",
+        source_key="pkg-12",
+        payment_method=stripe_browser.card(stripe_browser.CARD_3DS),
+    )
+    pi = payment.stripe_payment_intent_id
+    stripe_browser.authenticate(pi, intent_obj(payment)["client_secret"], success=False)
+    declined = intent_obj(payment)
+    stripe_browser.client().v1.payment_intents.update(pi, params={"payment_method": stripe_browser.card()})
+    stripe_browser.client().v1.payment_intents.confirm(pi)
+    # The decline's event arrives first; the success's event is still on its way.
+    receive_and_process(anon, event("payment_intent.payment_failed", declined))
+    payment.refresh_from_db()
+    assert payment.status == "succeeded" and payment.amount_captured == 9_000
+    assert not OutboxEvent.objects.filter(name="payment.failed").exists()
+    assert OutboxEvent.objects.filter(name="payment.succeeded").count() == 1
 
 
 def test_setup_intent_succeeded_puts_the_card_on_file(anon, patient, biller):

@@ -61,12 +61,24 @@ class ShiftFactory(factory.django.DjangoModelFactory):
     end = factory.LazyAttribute(lambda o: o.start + timedelta(hours=8))
 
 
+# Kinds in the order a default service takes them: alike first (chair, ride home, monitored).
+_DEFAULT_CODES = ("iv_ketamine", "im_ketamine", "kap", "iv_hydration", "consultation", "spravato")
+
+
+def _free_code(organization) -> str | None:
+    taken = set(Service.objects.filter(organization=organization, active=True).values_list("code", flat=True))
+    return next((code for code in _DEFAULT_CODES if code not in taken), None)
+
+
 class ServiceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Service
 
     organization = factory.SubFactory(OrganizationFactory)
-    code = "iv_ketamine"
+    # One active service per code in a practice (a database constraint): without a code given,
+    # the first kind the practice has no active service of; once all six exist, a retired one.
+    code = factory.LazyAttribute(lambda o: _free_code(o.organization) or "iv_ketamine")
+    active = factory.LazyAttribute(lambda o: _free_code(o.organization) is not None)
     name = "IV ketamine infusion"
     chair_minutes = 120
     needs_chair = True

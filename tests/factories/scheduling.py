@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import factory
 
+from services.clinics.models import Service
 from services.scheduling.models import Appointment
 from tests.factories.clinics import (
     ChairFactory,
@@ -48,6 +49,19 @@ class Clinic:
     providers: list
     services: dict = field(default_factory=dict)
     prescribers: list = field(default_factory=list)
+
+
+def _practice_service(org, **fields) -> Service:
+    """The practice's one active service of this code (the catalogue is practice-wide): a second
+    clinic of the same practice shares it, and its provider role joins the service's roles."""
+    existing = Service.objects.filter(organization=org, code=fields["code"], active=True).first()
+    if existing is None:
+        return ServiceFactory(organization=org, **fields)
+    roles = sorted(set(existing.provider_roles) | set(fields.get("provider_roles", [])))
+    if roles != sorted(existing.provider_roles):
+        existing.provider_roles = roles
+        existing.save(update_fields=["provider_roles", "updated_at"])
+    return existing
 
 
 def bookable_clinic(
@@ -94,15 +108,15 @@ def bookable_clinic(
             end=shift_start + timedelta(hours=shift_hours),
         )
     services = {
-        "iv": ServiceFactory(
-            organization=org,
+        "iv": _practice_service(
+            org,
             code="iv_ketamine",
             name="IV ketamine",
             chair_minutes=120,
             provider_roles=[provider_role],
         ),
-        "spravato": ServiceFactory(
-            organization=org,
+        "spravato": _practice_service(
+            org,
             code="spravato",
             name="Spravato",
             chair_minutes=120,
@@ -110,8 +124,8 @@ def bookable_clinic(
             requires_rems=True,
             provider_roles=[provider_role],
         ),
-        "consult": ServiceFactory(
-            organization=org,
+        "consult": _practice_service(
+            org,
             code="consultation",
             name="Consultation",
             chair_minutes=30,

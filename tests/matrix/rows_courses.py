@@ -5,6 +5,7 @@ issue and revoke a provider's calendar feed. (The feed itself, with no login, is
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from services.clinics.models import Service
 from services.core import clock
 from services.scheduling.models import AppointmentSeries
 from tests.factories.clinics import ChairFactory, ProviderFactory, ServiceFactory, ShiftFactory
@@ -25,7 +26,10 @@ def build(world):
     now = clock.now()
     org, home = world.org, world.home
     zone = ZoneInfo(home.timezone)
-    service = ServiceFactory(organization=org, code="iv_ketamine", name="IV ketamine (courses)")
+    # Courses are of the practice's one active iv_ketamine service (one per code), whoever made it.
+    service = Service.objects.filter(
+        organization=org, code="iv_ketamine", active=True
+    ).first() or ServiceFactory(organization=org, code="iv_ketamine", name="IV ketamine (courses)")
     chairs = [ChairFactory(location=home, name=f"Course chair {i}", capabilities=["iv"]) for i in range(2)]
     nurses = [ProviderFactory(organization=org, role="registered_nurse") for _ in range(2)]
     for nurse in nurses:

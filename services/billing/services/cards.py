@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from services.billing import stripe_gateway as gateway
+from services.billing.event_names import PAYMENT_METHOD_SAVED
 from services.billing.models import (
     BillingCustomer,
     CardSetup,
@@ -110,7 +111,7 @@ def card_setup_apply(*, setup_intent: gateway.SetupIntentResult) -> CardSetup | 
             changes={"card_last4": {"after": card.last4}},
         )
         event_record(
-            name="payment_method.saved",
+            name=PAYMENT_METHOD_SAVED,
             organization=setup.organization,
             payload={"patient_id": setup.patient_id, "card_setup": setup.public_id},
         )

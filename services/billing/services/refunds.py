@@ -7,6 +7,7 @@ from django.db.models import Sum
 
 from services.billing import ledger
 from services.billing import stripe_gateway as gateway
+from services.billing.event_names import REFUND_APPROVAL_REQUESTED
 from services.billing.models import (
     REFUND_RESERVING,
     BillingPolicy,
@@ -131,7 +132,7 @@ def refund_create(
         )
         if needs_approval:
             event_record(
-                name="refund.approval_requested",
+                name=REFUND_APPROVAL_REQUESTED,
                 organization=payment.organization,
                 payload=ledger.payment_event_payload(payment, refund_id=refund.pk, refund=refund.public_id),
             )

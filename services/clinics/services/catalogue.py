@@ -3,13 +3,13 @@
 import re
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from services.clinics import validation as v
 from services.clinics.models import Location, Service, ServiceCode, ServicePrice
 from services.clinics.services.common import check_same_practice
 from services.core.audit import audit_record, diff, snapshot
-from services.core.errors import InvalidInput
+from services.core.errors import Conflict, InvalidInput
 
 SERVICE_FIELDS = [
     "code", "name", "chair_minutes", "needs_chair", "chair_capabilities", "provider_roles", "monitored",
@@ -95,6 +95,27 @@ def _replace_location_prices(service: Service, prices: dict[Location, int]) -> N
         )
 
 
+def _save_unique_code(service: Service) -> None:
+    """Save; a code another active service of the practice holds is a 409 naming `code`.
+
+    No look-before-save: two admins creating the same code at once would both pass it. The
+    database's unique index decides, and its refusal is turned into the answer here.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives the refusal
+            service.save()
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if constraint != "service_code_unique_active":
+            raise
+        raise Conflict(
+            f"Another active service of this practice already has the code '{service.code}'; "
+            "retire it first or change this one's code.",
+            field="code",
+            code="service-code-taken",
+        ) from None
+
+
 def _write(*, actor, service: Service, data: dict[str, Any], action: str) -> dict:
     before = _snapshot(service) if service.pk else {}
     entries = data.pop("location_prices", None)
@@ -102,7 +123,7 @@ def _write(*, actor, service: Service, data: dict[str, Any], action: str) -> dic
     for key, value in data.items():
         setattr(service, key, value)
     _check_service(service)
-    service.save()
+    _save_unique_code(service)
     if prices is not None:
         _replace_location_prices(service, prices)
     changes = diff(before, _snapshot(service))

@@ -5,6 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from services.clinics import validation as v
+from services.clinics.event_names import CHAIR_CREATED, CHAIR_UPDATED
 from services.clinics.models import Chair, Location
 from services.clinics.services.common import check_same_practice, save_audited
 from services.core.errors import InvalidInput, RuleViolation
@@ -56,7 +57,7 @@ def chair_create(*, actor, data: dict[str, Any]) -> Chair:
     chair = Chair(organization=actor.organization)
     _save_audited(chair, data, actor=actor, action="chair.create", location_id=data["location"].pk)
     event_record(
-        name="chair.created",
+        name=CHAIR_CREATED,
         organization=actor.organization,
         payload={"chair_id": chair.pk, "location_id": chair.location_id, "capabilities": chair.capabilities},
     )
@@ -76,7 +77,7 @@ def chair_update(*, actor, chair: Chair, data: dict[str, Any]) -> Chair:
         payload = {"chair_id": chair.pk, "location_id": chair.location_id, "fields": sorted(changes)}
         if chair.location_id != previous_location_id:
             payload["previous_location_id"] = previous_location_id
-        event_record(name="chair.updated", organization=actor.organization, payload=payload)
+        event_record(name=CHAIR_UPDATED, organization=actor.organization, payload=payload)
     return chair
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.db import transaction
 
 from services.clinics import validation as v
+from services.clinics.event_names import LOCATION_CREATED, LOCATION_UPDATED
 from services.clinics.models import Location
 from services.clinics.services.common import save_audited
 from services.core.outbox import event_record
@@ -57,9 +58,7 @@ def location_create(*, actor, data: dict[str, Any]) -> Location:
     _check_rems(Location(**{**data, "organization": actor.organization}))
     save_audited(obj=location, data=data, fields=LOCATION_FIELDS, actor=actor, action="location.create")
     location.refresh_from_db()
-    event_record(
-        name="location.created", organization=actor.organization, payload={"location_id": location.pk}
-    )
+    event_record(name=LOCATION_CREATED, organization=actor.organization, payload={"location_id": location.pk})
     return location
 
 
@@ -80,7 +79,7 @@ def location_update(*, actor, location: Location, data: dict[str, Any]) -> Locat
     )
     if changes:
         event_record(
-            name="location.updated",
+            name=LOCATION_UPDATED,
             organization=actor.organization,
             payload={"location_id": location.pk, "fields": sorted(changes)},
         )

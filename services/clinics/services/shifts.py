@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 
 from services.clinics import validation as v
+from services.clinics.event_names import SHIFT_CREATED, SHIFT_DELETED, SHIFT_UPDATED
 from services.clinics.models import Location, Provider, Shift
 from services.clinics.services.common import check_same_practice, save_audited
 from services.core.audit import audit_record, snapshot
@@ -74,7 +75,7 @@ def shift_create(*, actor, provider: Provider, location: Location, start: dateti
     shift = Shift(organization=actor.organization)
     data = {"provider": provider, "location": location, "start": start, "end": end}
     _save_audited(shift, data, actor=actor, action="shift.create", location_id=location.pk)
-    event_record(name="shift.created", organization=actor.organization, payload=_event_payload(shift))
+    event_record(name=SHIFT_CREATED, organization=actor.organization, payload=_event_payload(shift))
     return shift
 
 
@@ -93,7 +94,7 @@ def shift_update(*, actor, shift: Shift, data: dict[str, Any]) -> Shift:
         payload = {**_event_payload(shift), "fields": sorted(changes), "previous": previous}
         if shift.location_id != previous["location_id"]:
             payload["previous_location_id"] = previous["location_id"]  # as chair.updated names it
-        event_record(name="shift.updated", organization=actor.organization, payload=payload)
+        event_record(name=SHIFT_UPDATED, organization=actor.organization, payload=payload)
     return shift
 
 
@@ -112,4 +113,4 @@ def shift_delete(*, actor, shift: Shift) -> None:
         location_id=shift.location_id,
     )
     shift.delete()
-    event_record(name="shift.deleted", organization=actor.organization, payload=payload)
+    event_record(name=SHIFT_DELETED, organization=actor.organization, payload=payload)

@@ -2,6 +2,7 @@
 
 from services.core import clock
 from services.core.outbox import event_record
+from services.packages.event_names import PACKAGE_CREDITS_GRANTED
 from services.packages.models import PackagePurchase, PaymentMethodKind, PurchaseStatus
 from services.packages.services import credits
 
@@ -18,7 +19,7 @@ def purchase_activate(*, purchase: PackagePurchase, payment=None) -> PackagePurc
     purchase.save()
     credits.credits_grant(purchase=purchase)
     event_record(
-        name="package.credits_granted",
+        name=PACKAGE_CREDITS_GRANTED,
         organization=purchase.organization,
         payload={"purchase_id": purchase.pk, "patient_id": purchase.patient_id},
     )

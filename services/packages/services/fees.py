@@ -13,6 +13,7 @@ from services.billing import services as billing
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.outbox import event_record
+from services.packages.event_names import FEE_ASSESSED
 from services.packages.models import FeeKind, FeeStatus, PolicyFee
 from services.packages.schedule import local_date
 from services.packages.services import money
@@ -94,7 +95,7 @@ def fee_assess(*, appointment_id: int, kind: str) -> PolicyFee | None:
     )
     fee.save(update_fields=["invoice", "updated_at"])
     event_record(
-        name="fee.assessed",
+        name=FEE_ASSESSED,
         organization=appointment.organization,
         payload={
             "fee_id": fee.pk,

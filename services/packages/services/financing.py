@@ -13,13 +13,14 @@ from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput
 from services.core.outbox import event_record
+from services.packages.event_names import FINANCING_APPROVED, FINANCING_DECLINED, FINANCING_FUNDED
 from services.packages.models import Financing, FinancingStatus, PackagePurchase, PurchaseStatus
 from services.packages.services.activation import purchase_activate
 
 EVENT_NAMES = {
-    "financing.approve": "financing.approved",
-    "financing.decline": "financing.declined",
-    "financing.payout": "financing.funded",
+    "financing.approve": FINANCING_APPROVED,
+    "financing.decline": FINANCING_DECLINED,
+    "financing.payout": FINANCING_FUNDED,
 }
 
 

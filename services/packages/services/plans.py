@@ -16,6 +16,11 @@ from services.core.ids import new_public_id
 from services.core.outbox import event_record
 from services.notifications.services import notification_send
 from services.packages import selectors
+from services.packages.event_names import (
+    PAYMENT_PLAN_COMPLETED,
+    PAYMENT_PLAN_INSTALLMENT_FAILED,
+    PAYMENT_PLAN_PAUSED,
+)
 from services.packages.models import (
     AttemptStatus,
     Installment,
@@ -164,7 +169,7 @@ def _pause(plan: PaymentPlan, *, reason: str, actor=None) -> None:
         changes={"status": {"before": "active", "after": "paused"}, "reason": reason},
     )
     event_record(
-        name="payment_plan.paused",
+        name=PAYMENT_PLAN_PAUSED,
         organization=plan.organization,
         payload={
             "plan_id": plan.pk,
@@ -183,7 +188,7 @@ def _complete_if_done(plan: PaymentPlan) -> None:
         plan.status, plan.completed_at = PlanStatus.COMPLETED, clock.now()
         plan.save(update_fields=["status", "completed_at", "updated_at"])
         event_record(
-            name="payment_plan.completed", organization=plan.organization, payload={"plan_id": plan.pk}
+            name=PAYMENT_PLAN_COMPLETED, organization=plan.organization, payload={"plan_id": plan.pk}
         )
 
 
@@ -249,7 +254,7 @@ def installment_try_settle(*, payment) -> Installment | None:
         )
     inst.save()
     event_record(
-        name="payment_plan.installment_failed",
+        name=PAYMENT_PLAN_INSTALLMENT_FAILED,
         organization=plan.organization,
         payload={
             "plan_id": plan.pk,

@@ -17,6 +17,7 @@ from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.outbox import event_record
 from services.packages import selectors
+from services.packages.event_names import PACKAGE_PURCHASED
 from services.packages.models import (
     Package,
     PackagePurchase,
@@ -117,7 +118,7 @@ def _purchase_record(
         },
     )
     event_record(
-        name="package.purchased",
+        name=PACKAGE_PURCHASED,
         organization=actor.organization,
         payload={
             "purchase_id": purchase.pk,

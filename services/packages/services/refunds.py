@@ -8,6 +8,7 @@ from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, RuleViolation
 from services.core.outbox import event_record
+from services.packages.event_names import PACKAGE_REFUNDED
 from services.packages.models import (
     InstallmentStatus,
     PackagePurchase,
@@ -85,7 +86,7 @@ def _refund_record(*, actor, purchase: PackagePurchase, reason: str) -> PackageP
         },
     )
     event_record(
-        name="package.refunded",
+        name=PACKAGE_REFUNDED,
         organization=purchase.organization,
         payload={"purchase_id": purchase.pk, "patient_id": purchase.patient_id, "amount": amount},
     )

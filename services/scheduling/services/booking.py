@@ -21,6 +21,7 @@ from services.core.outbox import event_record
 from services.patients.models import Patient
 from services.patients.services import patient_require_active
 from services.scheduling import availability as av
+from services.scheduling.event_names import APPOINTMENT_BOOKED
 from services.scheduling.models import Appointment, AppointmentSeries, AppointmentStatus
 
 # pg_advisory_xact_lock(class, object): the class keeps our lock apart from other advisory locks.
@@ -282,6 +283,6 @@ def appointment_book(
         location_id=location.pk,
     )
     event_record(
-        name="appointment.booked", organization=location.organization, payload=event_payload(appointment)
+        name=APPOINTMENT_BOOKED, organization=location.organization, payload=event_payload(appointment)
     )
     return appointment

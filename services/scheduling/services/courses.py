@@ -23,6 +23,7 @@ from services.patients.models import Patient
 from services.patients.services import patient_require_active, screening_require_cleared
 from services.scheduling import course_search as cs
 from services.scheduling.course_rules import CourseRules, course_rules, course_violations
+from services.scheduling.event_names import APPOINTMENT_SERIES_BOOKED, APPOINTMENT_SERIES_SESSION_MOVED
 from services.scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentSeries, AppointmentStatus
 from services.scheduling.services.booking import appointment_book
 from services.scheduling.services.lifecycle import appointment_cancel
@@ -124,7 +125,7 @@ def _record_series(*, actor, series: AppointmentSeries, booked: list[Appointment
         location_id=series.location_id,
     )
     event_record(
-        name="appointment_series.booked",
+        name=APPOINTMENT_SERIES_BOOKED,
         organization=organization,
         payload={
             "series_id": series.pk,
@@ -386,7 +387,7 @@ def appointment_series_session_move(
         location_id=home.pk,
     )
     event_record(
-        name="appointment_series.session_moved",
+        name=APPOINTMENT_SERIES_SESSION_MOVED,
         organization=home.organization,
         payload={"series_id": series.pk, "from_appointment_id": moving.pk, "to_appointment_id": new.pk},
     )

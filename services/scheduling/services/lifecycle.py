@@ -14,6 +14,13 @@ from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.outbox import event_record
 from services.patients.services import screening_require_cleared
+from services.scheduling.event_names import (
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_CHECKED_IN,
+    APPOINTMENT_COMPLETED,
+    APPOINTMENT_COMPLETION_REVERSED,
+    APPOINTMENT_NO_SHOW,
+)
 from services.scheduling.models import RIDE_HOME_SERVICE_CODES, Appointment, AppointmentStatus
 from services.scheduling.services.booking import event_payload
 from services.scheduling.vitals import clean_vitals
@@ -48,7 +55,7 @@ def _record(appointment: Appointment, *, actor, action: str, event: str, before:
         location_id=appointment.location_id,
     )
     event_record(
-        name=f"appointment.{event}",
+        name=event,
         organization=appointment.location.organization,
         payload=event_payload(appointment, **extra),
     )
@@ -80,7 +87,7 @@ def appointment_cancel(
         appointment,
         actor=actor,
         action="cancel",
-        event="cancelled",
+        event=APPOINTMENT_CANCELLED,
         before=before,
         late_cancel=appointment.late_cancel,
         cancelled_by_clinic=by_clinic,
@@ -109,7 +116,13 @@ def appointment_check_in(*, actor, appointment: Appointment, ride_home_confirmed
     appointment.checked_in_at = clock.now()
     appointment.checked_in_by = actor
     appointment.save()
-    _record(appointment, actor=actor, action="check_in", event="checked_in", before=AppointmentStatus.BOOKED)
+    _record(
+        appointment,
+        actor=actor,
+        action="check_in",
+        event=APPOINTMENT_CHECKED_IN,
+        before=AppointmentStatus.BOOKED,
+    )
     return appointment
 
 
@@ -162,7 +175,11 @@ def appointment_complete(
     appointment.completed_by = actor
     appointment.save()
     _record(
-        appointment, actor=actor, action="complete", event="completed", before=AppointmentStatus.CHECKED_IN
+        appointment,
+        actor=actor,
+        action="complete",
+        event=APPOINTMENT_COMPLETED,
+        before=AppointmentStatus.CHECKED_IN,
     )
     return appointment
 
@@ -192,7 +209,7 @@ def appointment_completion_reverse(*, actor, appointment: Appointment, reason: s
         location_id=appointment.location_id,
     )
     event_record(
-        name="appointment.completion_reversed",
+        name=APPOINTMENT_COMPLETION_REVERSED,
         organization=appointment.location.organization,
         payload=event_payload(appointment),
     )
@@ -208,5 +225,7 @@ def appointment_no_show(*, actor, appointment: Appointment) -> Appointment:
     appointment.status = AppointmentStatus.NO_SHOW
     appointment.no_show_at = clock.now()
     appointment.save()
-    _record(appointment, actor=actor, action="no_show", event="no_show", before=AppointmentStatus.BOOKED)
+    _record(
+        appointment, actor=actor, action="no_show", event=APPOINTMENT_NO_SHOW, before=AppointmentStatus.BOOKED
+    )
     return appointment

@@ -211,7 +211,7 @@ def load_clinics(demo: Demo) -> None:
 
 def load_catalogue(demo: Demo) -> None:
     for code, spec in SERVICES.items():
-        service = demo.ensure(Service, organization=demo.org, code=code, defaults=spec)
+        service = demo.ensure(Service, organization=demo.org, code=code, active=True, defaults=spec)
         for (priced_code, clinic), amount in PRICE_OVERRIDES.items():
             if priced_code == code:
                 demo.ensure(

@@ -1,0 +1,10 @@
+"""Billing's domain events: the one place their names are spelt (docs/events-catalogue.md)."""
+
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_FAILED = "payment.failed"
+PAYMENT_DISPUTED = "payment.disputed"
+PAYMENT_METHOD_SAVED = "payment_method.saved"
+REFUND_APPROVAL_REQUESTED = "refund.approval_requested"
+REFUND_SUCCEEDED = "refund.succeeded"
+REFUND_FAILED = "refund.failed"
+STRIPE_EVENT_RECEIVED = "stripe.event.received"

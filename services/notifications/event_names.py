@@ -1,0 +1,3 @@
+"""Notifications' domain events: the one place their names are spelt (docs/events-catalogue.md)."""
+
+NOTIFICATION_REQUESTED = "notification.requested"

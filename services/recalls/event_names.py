@@ -1,0 +1,13 @@
+"""Recalls' domain events (recalls, check-ins, maintenance plans): names spelt once here."""
+
+RECALL_OPENED = "recall.opened"
+RECALL_SNOOZED = "recall.snoozed"
+RECALL_CONTACTED = "recall.contacted"
+RECALL_BOOKED = "recall.booked"
+RECALL_WITHDRAWN = "recall.withdrawn"
+RECALL_CLOSED = "recall.closed"
+RECALL_ESCALATED = "recall.escalated"
+CHECKIN_SUBMITTED = "checkin.submitted"
+CHECKIN_ATTENTION_NEEDED = "checkin.attention_needed"
+MAINTENANCE_PLAN_STARTED = "maintenance_plan.started"
+MAINTENANCE_PLAN_UPDATED = "maintenance_plan.updated"
