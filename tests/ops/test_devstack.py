@@ -62,6 +62,8 @@ def test_postgresql_logs_no_values_from_a_failing_statement():
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('data_directory'), pg_current_logfile()")
         data_dir, current = cursor.fetchone()
+    if not Path(data_dir).resolve().is_relative_to(devstack.DATA.resolve()):
+        pytest.skip("DATABASE_URL names your own PostgreSQL: its logging is yours to configure")
     log = Path(current) if current and Path(current).is_absolute() else Path(data_dir) / (current or "log")
     assert log.exists(), f"no server log at {log}"
     marker = f"PHI-{uuid.uuid4().hex}"
