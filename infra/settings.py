@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "services.waitlist",
     "services.notifications",
     "services.recalls",
+    "services.reports",
     "workers",
 ]
 
