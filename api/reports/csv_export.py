@@ -52,7 +52,6 @@ def figures_response(report: str, data: dict, period: Period) -> StreamingHttpRe
 def appointments_response(location_ids: list[int], period: Period) -> StreamingHttpResponse:
     def batches():
         yield [selectors.APPOINTMENT_COLUMNS]
-        for rows in selectors.appointment_rows(location_ids=location_ids, period=period):
-            yield rows
+        yield from selectors.appointment_rows(location_ids=location_ids, period=period)
 
     return _response(_encode(batches()), f"appointments-{period.start}-{period.end}.csv")

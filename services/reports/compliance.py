@@ -17,7 +17,8 @@ _SQL = f"""
 WITH {LOCS},
 rec AS (
     SELECT r.location_id, count(*) AS opened,
-           count(*) FILTER (WHERE b.created_at <= r.opened_at + make_interval(days => %(within)s)) AS converted
+           count(*) FILTER (WHERE b.created_at <= r.opened_at + make_interval(days => %(within)s))
+               AS converted
     FROM recalls_recall r JOIN locs l ON l.id = r.location_id
     LEFT JOIN scheduling_appointment b ON b.id = r.booked_appointment_id
     WHERE r.opened_at >= l.lo AND r.opened_at < l.hi
@@ -31,7 +32,8 @@ entries AS (
 ),
 first_session AS (
     SELECT en.location_id, en.id,
-           (SELECT min(a.start) FROM waitlist_waitlistoffer o JOIN scheduling_appointment a ON a.series_id = o.series_id
+           (SELECT min(a.start) FROM waitlist_waitlistoffer o JOIN scheduling_appointment a
+               ON a.series_id = o.series_id
             WHERE o.entry_id = en.id AND o.location_id = en.location_id AND o.status = 'accepted'
               AND a.status <> 'cancelled') AS first_start,
            en.joined_at
@@ -50,7 +52,7 @@ SELECT l.public_id AS location, l.name,
        round(wl.median_days::numeric, 2) AS median_days_join_to_first_session
 FROM locs l LEFT JOIN rec ON rec.location_id = l.id LEFT JOIN wl ON wl.location_id = l.id
 ORDER BY l.name, l.public_id
-"""
+"""  # noqa: S608 - fragments are constants of this module; values are bound
 
 UNAVAILABLE_MONITORING = {
     "figure": "spravato_monitoring_forms",

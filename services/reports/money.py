@@ -19,7 +19,8 @@ _REVENUE_SQL = f"""
 WITH {LOCS},
 org AS (SELECT currency FROM organizations_organization WHERE id = %(org)s),
 inv AS (
-    SELECT i.id, i.location_id, i.currency, i.total_amount FROM billing_invoice i JOIN locs l ON l.id = i.location_id
+    SELECT i.id, i.location_id, i.currency, i.total_amount FROM billing_invoice i JOIN locs l
+        ON l.id = i.location_id
     WHERE i.status IN ('open', 'paid') AND coalesce(i.issued_at, i.created_at) >= l.lo
       AND coalesce(i.issued_at, i.created_at) < l.hi
 ),
@@ -28,7 +29,8 @@ charges AS (
     FROM inv JOIN billing_invoiceline ln ON ln.invoice_id = inv.id GROUP BY 1, 2, 3
 ),
 money AS (
-    SELECT m.id, coalesce(m.location_id, i.location_id) AS location_id, m.currency, m.kind, m.amount, m.invoice_id,
+    SELECT m.id, coalesce(m.location_id, i.location_id) AS location_id, m.currency, m.kind,
+        m.amount, m.invoice_id,
            i.total_amount
     FROM billing_moneyledgerentry m LEFT JOIN billing_invoice i ON i.id = m.invoice_id
     JOIN locs l ON l.id = coalesce(m.location_id, i.location_id)
@@ -66,8 +68,9 @@ FROM agg a JOIN locs l ON l.id = a.location_id WHERE a.g = 1
 UNION ALL
 SELECT 'service', l.public_id, l.name, s.public_id, coalesce(s.name, 'Not a service'), a.currency,
        a.charges, a.collections, a.refunds, a.disputes
-FROM agg a JOIN locs l ON l.id = a.location_id LEFT JOIN clinics_service s ON s.id = a.service_id WHERE a.g = 0
-"""
+FROM agg a JOIN locs l ON l.id = a.location_id LEFT JOIN clinics_service s ON s.id = a.service_id
+    WHERE a.g = 0
+"""  # noqa: S608 - fragments are constants of this module; values are bound
 
 _AGING_SQL = f"""
 WITH {LOCS},
@@ -80,7 +83,8 @@ inv AS (
       AND (i.voided_at IS NULL OR i.voided_at >= l.hi) AND NOT (i.status = 'void' AND i.voided_at IS NULL)
 ),
 paid AS (
-    SELECT m.invoice_id, sum(m.amount) AS amount FROM billing_moneyledgerentry m JOIN inv ON inv.id = m.invoice_id
+    SELECT m.invoice_id, sum(m.amount) AS amount FROM billing_moneyledgerentry m JOIN inv
+        ON inv.id = m.invoice_id
     WHERE m.occurred_at < inv.hi GROUP BY m.invoice_id
 ),
 due AS (
@@ -104,16 +108,18 @@ late AS (
       AND pl.status <> 'cancelled'
     GROUP BY pl.location_id
 )
-SELECT 'aging' AS grain, l.public_id AS location, l.name, coalesce(ar.currency, (SELECT currency FROM org)) AS currency,
+SELECT 'aging' AS grain, l.public_id AS location, l.name, coalesce(ar.currency, (SELECT currency
+    FROM org)) AS currency,
        coalesce(ar.invoices, 0) AS invoices, coalesce(ar.outstanding, 0) AS outstanding,
        coalesce(ar.d0_30, 0) AS d0_30, coalesce(ar.d31_60, 0) AS d31_60, coalesce(ar.d61_90, 0) AS d61_90,
        coalesce(ar.d90_plus, 0) AS d90_plus, NULL::bigint AS plans, NULL::bigint AS installments
 FROM locs l LEFT JOIN ar ON ar.location_id = l.id
 UNION ALL
-SELECT 'late', l.public_id, l.name, (SELECT currency FROM org), NULL, coalesce(late.amount, 0), NULL, NULL, NULL, NULL,
+SELECT 'late', l.public_id, l.name, (SELECT currency FROM org), NULL, coalesce(late.amount, 0),
+    NULL, NULL, NULL, NULL,
        coalesce(late.plans, 0), coalesce(late.installments, 0)
 FROM locs l LEFT JOIN late ON late.location_id = l.id
-"""
+"""  # noqa: S608 - fragments are constants of this module; values are bound
 
 UNAVAILABLE_ADJUSTMENTS = {
     "figure": "adjustments",

@@ -9,7 +9,7 @@ local weekday and hour, which keeps both 1 a.m. hours of a DST autumn night and 
 """
 
 from services.reports.period import Period
-from services.reports.sql import LOCS, fetch, minutes, rate
+from services.reports.sql import LOCS, fetch, minutes
 
 ACTIVE = "('booked', 'checked_in', 'completed')"
 
@@ -130,7 +130,7 @@ GROUP BY wd, hr
 UNION ALL
 SELECT 'provider', l.public_id, pr.name, pr.public_id, NULL, NULL, pp.shift_m, pp.booked_m
 FROM per_provider pp JOIN locs l ON l.id = pp.location_id JOIN clinics_provider pr ON pr.id = pp.provider_id
-"""
+"""  # noqa: S608 - fragments are constants of this module; values are bound
 
 
 def _fig(open_m, booked_m) -> dict:

@@ -22,7 +22,8 @@ def test_rates_by_clinic_service_and_provider_and_refills():
         "cancellations": 2,
     }
     assert clinic["no_show_rate"] == 0.1111 and clinic["late_cancel_rate"] == 0.1111
-    # Two cancelled chair sessions; chair A's was rebooked 3 hours after it was cancelled, not from the waitlist.
+    # Two cancelled chair sessions; chair A's was rebooked 3 hours after it was cancelled (not from
+    # the waitlist).
     assert (clinic["chair_cancellations"], clinic["refilled"], clinic["refilled_from_waitlist"]) == (2, 1, 0)
     assert clinic["median_hours_to_refill"] == 3.0
 
