@@ -114,18 +114,18 @@ class ReportView(APIView):
 
 
 def _view(report: str):
-    cls = type(
-        f"{report.capitalize()}ReportView",
-        (ReportView,),
-        {"report": report, "read_roles": READ_ROLES[report]},
-    )
-    return extend_schema(
+    @extend_schema(
         operation_id=f"reports_{report}",
         tags=["reports"],
         parameters=PARAMETERS,
         responses={(200, "application/json"): response_serializer(report), (200, "text/csv"): str},
         summary=f"The {report} report",
-    )(cls)
+    )
+    def get(self, request):
+        return ReportView.get(self, request)
+
+    attrs = {"report": report, "read_roles": READ_ROLES[report], "get": get}
+    return type(f"{report.capitalize()}ReportView", (ReportView,), attrs)
 
 
 VIEWS = {report: _view(report) for report in SHAPES}
