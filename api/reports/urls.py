@@ -11,6 +11,7 @@ api_urlpatterns = [
 
 page_urlpatterns = [
     re_path(r"^$", page.report_page, name="reports-page"),
+    re_path(rf"^csv/(?P<report>{'|'.join(VIEWS)})/?$", page.report_csv, name="reports-csv"),
     re_path(r"^login/?$", page.login_page, name="reports-login"),
     re_path(r"^logout/?$", page.logout_page, name="reports-logout"),
 ]

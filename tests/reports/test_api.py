@@ -137,3 +137,21 @@ def test_query_count_does_not_grow_with_clinics(report):
         clinic()
     assert count() == one
     assert one <= 5  # token, roles, clinics, the report
+
+
+def test_the_page_csv_equals_the_api_csv(client):
+    week = dst_week()
+    manager = staff_with_role("manager", location=week.location)
+    assert client.get("/reports/csv/revenue").status_code == 302  # signed out: to the sign-in page
+    from tests.factories.organizations import PASSWORD
+
+    signed = client.post("/reports/login", {"email": manager.email, "password": PASSWORD})
+    assert signed.status_code == 302 and signed["Location"] == "/reports/"
+    params = {"start": START, "end": END}
+    page = client.get("/reports/csv/attendance", params)
+    api = client_for(manager).get("/api/v1/reports/attendance", {**params, "format": "csv"})
+    assert b"".join(page.streaming_content) == b"".join(api.streaming_content)
+    clinician = staff_with_role("clinician", location=week.location)
+    client.post("/reports/login", {"email": clinician.email, "password": PASSWORD})
+    assert client.get("/reports/csv/revenue", params).status_code == 403
+    assert client.get("/reports/csv/compliance", {"location": LocationFactory().public_id}).status_code == 404

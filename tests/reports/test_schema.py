@@ -24,9 +24,11 @@ def test_the_document_matches_what_is_sent(report):
     documented = resolve(schema, operation["responses"]["200"]["content"]["application/json"]["schema"])
 
     week = dst_week()
-    body = client_for(staff_with_role("org_admin", organization=week.org)).get(
-        f"/api/v1/reports/{report}", {"start": START, "end": END}
-    ).json()
+    body = (
+        client_for(staff_with_role("org_admin", organization=week.org))
+        .get(f"/api/v1/reports/{report}", {"start": START, "end": END})
+        .json()
+    )
     assert set(body) == set(documented["properties"]) == set(documented["required"])
     for section, columns in SHAPES[report]["sections"].items():
         row = resolve(schema, documented["properties"][section]["items"])
