@@ -177,9 +177,11 @@ def main() -> None:
             )
         print(f"load after: {os.getloadavg()}", flush=True)
     os.unlink(f.name)
-    if STACK is not None:
-        STACK.stop()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        if STACK is not None:
+            STACK.stop()
