@@ -1,10 +1,11 @@
 # Two commands: `make run` (the API, its workers and a demo practice) and `make test` (the suite).
 # With DATABASE_URL / REDIS_URL / STRIPE_API_KEY unset, both use the embedded stack under .data/.
+# `make manage ARGS="..."` runs one management command on the running `make run` stack (or its own).
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean-data
+.PHONY: run test manage lint bench clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m infra.devstack test $(PYTEST_ARGS)
+
+manage: $(STAMP)
+	$(VENV)/bin/python -m infra.devstack manage $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

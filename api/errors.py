@@ -2,6 +2,7 @@
 
 import logging
 
+import redis
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from services.core.errors import DomainError
 logger = logging.getLogger("chairside.api")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://chairside.dev/problems/"
+REDIS_RETRY_AFTER_SECONDS = 5
 
 _TITLES = {
     400: "Bad request",
@@ -80,6 +82,13 @@ def flatten_errors(detail, prefix: str = "") -> list[dict]:
     return out
 
 
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+def _redis_problem() -> dict:
+    return problem(503, "A backing service (Redis) is not answering; try again shortly.", slug="unavailable")
+
+
 def problem_response(body: dict, headers: dict | None = None) -> Response:
     response = Response(body, status=body["status"], headers=headers)
     response.content_type = PROBLEM_CONTENT_TYPE
@@ -91,11 +100,19 @@ def problem_exception_handler(exc, context):
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         return problem_response(
             problem(
-                exc.status, exc.detail, errors=errors, slug=exc.code if exc.code != exc.type_slug else None
+                exc.status,
+                exc.detail,
+                errors=errors,
+                slug=exc.code if exc.code != exc.type_slug else None,
+                **getattr(exc, "extra", {}),
             )
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, REDIS_DOWN):
+        # Redis stalled or gone (a throttle's counter, a cache read): a clear, retryable answer.
+        logger.warning("redis unavailable", extra={"error": type(exc).__name__})
+        return problem_response(_redis_problem(), {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)})
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error", extra={"view": type(context.get("view")).__name__})
@@ -133,6 +150,15 @@ class ProblemFallbackMiddleware:
             if header in response:
                 shaped[header] = response[header]
         return shaped
+
+    def process_exception(self, request, exception):
+        """Views outside DRF (the portal's pages) meet a stalled Redis as a 503 too, never a 500."""
+        if not isinstance(exception, REDIS_DOWN):
+            return None
+        logger.warning("redis unavailable", extra={"error": type(exception).__name__})
+        response = JsonResponse(_redis_problem(), status=503, content_type=PROBLEM_CONTENT_TYPE)
+        response["Retry-After"] = str(REDIS_RETRY_AFTER_SECONDS)
+        return response
 
 
 def _django_problem(status_code: int, detail: str) -> JsonResponse:

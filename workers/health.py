@@ -7,6 +7,7 @@ from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
 
 from services.core.outbox import outbox_backlog
+from workers.broker import request_publisher
 from workers.middleware import HEARTBEAT_ALIVE_SECONDS, heartbeat_key
 
 
@@ -16,7 +17,7 @@ def _queues(broker) -> list[str]:
 
 def worker_stats() -> dict:
     broker = dramatiq.get_broker()
-    client, ns = broker.client, broker.namespace
+    client, ns = request_publisher(broker).client, broker.namespace  # asked while answering a request
     now = time.time()
     alive = client.zcount(heartbeat_key(ns), now - HEARTBEAT_ALIVE_SECONDS, "+inf")
     pipe = client.pipeline()

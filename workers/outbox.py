@@ -23,6 +23,7 @@ from services.core import clock
 from services.core.metrics import counter_incr
 from services.core.models import OutboxEvent
 from services.core.outbox import Event, outbox_prune
+from workers.broker import request_publisher
 from workers.registry import handlers_for
 
 logger = logging.getLogger("chairside.outbox")
@@ -39,9 +40,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def publish(ids: list[int] | None = None, *, limit: int | None = None, path: str = "sweep") -> PublishResult:
+def publish(
+    ids: list[int] | None = None, *, limit: int | None = None, path: str = "sweep", broker=None
+) -> PublishResult:
     """Hand undispatched events to the broker: the given ids (after commit) or the oldest `limit`."""
-    broker = dramatiq.get_broker()
+    broker = broker or dramatiq.get_broker()
     with transaction.atomic():
         pending = OutboxEvent.objects.select_for_update(skip_locked=True).filter(dispatched_at__isnull=True)
         if ids is not None:
@@ -111,35 +114,48 @@ def prune() -> int:
 
 class _Breaker:
     """After a broker failure, commits stop trying to publish for a while: each attempt would cost
-    the request a timeout, and the sweep picks the events up anyway."""
+    the request a timeout, and the sweep picks the events up anyway. When the pause is over, one
+    request tries (the others keep skipping for another pause); its success closes the breaker."""
 
     pause_seconds = 10.0
 
     def __init__(self):
         self._lock = threading.Lock()
         self._open_until = 0.0
+        self._tripped = False
 
     def allows(self) -> bool:
-        return time.monotonic() >= self._open_until
+        now = time.monotonic()
+        if now < self._open_until:
+            return False
+        with self._lock:
+            if now < self._open_until:
+                return False
+            if self._tripped:  # half-open: this caller is the one trial, the rest wait
+                self._open_until = now + self.pause_seconds
+            return True
 
     def trip(self) -> None:
         with self._lock:
             self._open_until = time.monotonic() + self.pause_seconds
+            self._tripped = True
 
     def reset(self) -> None:
         with self._lock:
             self._open_until = 0.0
+            self._tripped = False
 
 
 breaker = _Breaker()
 
 
 def publish_after_commit(ids: list[int]) -> None:
-    """The on-commit hook (services.core.outbox): never raises, never fails the caller's request."""
+    """The on-commit hook (services.core.outbox): never raises, never fails the caller's request,
+    and waits for Redis at most REDIS_REQUEST_TIMEOUT (a stalled broker costs one request that)."""
     if not breaker.allows():
         return
     try:
-        result = publish(ids, path="commit")
+        result = publish(ids, path="commit", broker=request_publisher())
     except Exception as exc:  # noqa: BLE001 - e.g. the database went away after the commit
         logger.warning("outbox publish after commit failed", extra={"error": type(exc).__name__})
         breaker.trip()

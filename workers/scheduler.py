@@ -41,7 +41,7 @@ from services.core.outbox import event_record  # noqa: E402
 from services.notifications.services import notifications_release_due  # noqa: E402
 from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
-from workers import outbox  # noqa: E402
+from workers import liveness, outbox  # noqa: E402
 from workers.actors.billing import billing_reconcile_all, billing_sweep  # noqa: E402
 
 logger = logging.getLogger("chairside.scheduler")
@@ -193,6 +193,7 @@ def main() -> None:
         except Exception:
             logger.exception("scheduler tick failed")
             connection.close()  # a broken connection (and its advisory lock) goes with it
+        liveness.touch("scheduler")  # the container's liveness probe reads it
         stopping.wait(settings.SCHEDULER_TICK_SECONDS)
     connection.close()
     logger.info("scheduler stopped")

@@ -6,7 +6,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.billing import serializers as s
-from api.billing.common import MONEY_READERS, MONEY_TAKERS
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.viewsets import ScopedViewSet
 from services.billing import selectors, services
@@ -18,8 +17,7 @@ ROUTE = r"patients/(?P<patient_id>pat_[0-9a-z]{20})/payment-methods"
 
 class PatientPaymentMethodViewSet(ScopedViewSet):
     queryset = BillingCustomer.objects.none()  # reached through the patient, never listed
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
+    access = "payment_methods"
     pagination_class = None
     serializer_class = s.CardOnFileSerializer
 

@@ -1,4 +1,4 @@
-"""Shared bits of the billing endpoints: roles, Idempotency-Key for money, a PDF renderer."""
+"""Shared bits of the billing endpoints: Idempotency-Key for money, a PDF renderer."""
 
 import hashlib
 import json
@@ -9,11 +9,6 @@ from rest_framework.renderers import BaseRenderer
 
 from api.idempotency import HEADER
 from services.core.idempotency import idempotency_claim, idempotency_store, request_fingerprint
-from services.organizations.models import Role
-
-MONEY_READERS = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.BILLING, Role.FRONT_DESK})
-MONEY_TAKERS = frozenset({Role.ORG_ADMIN, Role.BILLING})  # take payments and refunds
-APPROVERS = frozenset({Role.ORG_ADMIN, Role.MANAGER})  # approve large refunds
 
 
 def source_key_from(request, kind: str) -> tuple[str, bool]:

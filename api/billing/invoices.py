@@ -9,7 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from api.billing import serializers as s
-from api.billing.common import MONEY_READERS, MONEY_TAKERS, PdfRenderer
+from api.billing.common import PdfRenderer
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.viewsets import ScopedViewSet
 from services.billing import documents, selectors, services
@@ -25,8 +25,7 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     """What patients owe. Billing staff create and void; managers and front desk read."""
 
     queryset = Invoice.objects.all()
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
+    access = "invoices"
     serializer_class = s.InvoiceSerializer
 
     def get_queryset(self):

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.billing import serializers as s
-from api.billing.common import APPROVERS, MONEY_READERS, MONEY_TAKERS, source_key_from
+from api.billing.common import source_key_from
 from api.viewsets import ScopedViewSet
 from services.billing import selectors, services
 from services.billing.models import Payment, Refund
@@ -22,8 +22,7 @@ IDEMPOTENCY = OpenApiParameter(
 
 class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Payment.objects.all()
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
+    access = "payments"
     serializer_class = s.PaymentSerializer
 
     def get_queryset(self):
@@ -85,9 +84,7 @@ class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
 class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Refund.objects.all()
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
-    action_roles = {"approve": APPROVERS, "reject": APPROVERS}
+    access = "refunds"
     serializer_class = s.RefundSerializer
 
     def get_queryset(self):

@@ -4,7 +4,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from api.billing.common import APPROVERS
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.billing import services
@@ -22,8 +21,7 @@ class BillingPolicyViewSet(ScopedViewSet):
 
     queryset = Location.objects.all()
     location_field = "id"
-    read_roles = APPROVERS
-    write_roles = APPROVERS
+    access = "billing_policies"
     serializer_class = BillingPolicySerializer
 
     def _row(self, location: Location, threshold: int) -> dict:
@@ -35,11 +33,7 @@ class BillingPolicyViewSet(ScopedViewSet):
 
     @extend_schema(responses={200: BillingPolicySerializer(many=True)})
     def list(self, request):
-        locations = self.scope.filter(
-            Location.objects.select_related("organization").order_by("name", "pk"),
-            location_field="id",
-            wanted=APPROVERS,
-        )
+        locations = self.get_queryset().select_related("organization").order_by("name", "pk")
         policies = dict(
             BillingPolicy.objects.filter(location__in=locations).values_list(
                 "location_id", "refund_approval_threshold"

@@ -2,11 +2,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from api.clinics.common import query_filters
-from api.permissions import ALL_STAFF, MANAGERS, ORG_ADMIN
 from api.serializers import MoneyField, PublicIdField, StrictModelSerializer, StrictSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -75,9 +73,7 @@ class ServiceViewSet(ConfigViewSet):
     queryset = Service.objects.all()
     serializer_class = ServiceSerializer
     location_field = None
-    read_roles = ALL_STAFF
-    write_roles = ORG_ADMIN
-    action_roles = {"price_set": MANAGERS, "price_clear": MANAGERS}
+    access = "services"
 
     def get_queryset(self):
         filters = query_filters(ServiceFilters, self.request) if self.action == "list" else {}
@@ -112,9 +108,8 @@ class ServiceViewSet(ConfigViewSet):
     @action(detail=True, methods=["get"], url_path=r"prices/(?P<location_id>loc_[0-9a-z]{20})")
     def price(self, request, location_id=None, **kwargs):
         service = self.get_object()
-        location = selectors.location_in_practice(scope=self.scope, public_id=location_id)
-        if not self.scope.can_at(ALL_STAFF, location.pk):
-            raise NotFound("No such location.")  # a clinic the caller cannot see does not exist for them
+        # a clinic the caller cannot see does not exist for them
+        location = selectors.location_get(scope=self.scope, public_id=location_id, wanted=self.readers)
         return self._clinic_price(service, location)
 
     @extend_schema(parameters=[LOCATION_ID], request=PriceSerializer, responses=ClinicPriceSerializer)

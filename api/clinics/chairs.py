@@ -2,7 +2,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers
 
 from api.clinics.common import query_filters
-from api.permissions import ALL_STAFF, MANAGERS
 from api.serializers import PublicIdField, StrictModelSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -61,8 +60,7 @@ class ChairViewSet(ConfigViewSet):
 
     queryset = Chair.objects.all()
     serializer_class = ChairSerializer
-    read_roles = ALL_STAFF
-    write_roles = MANAGERS
+    access = "chairs"
 
     def get_queryset(self):
         filters = query_filters(ChairFilters, self.request) if self.action == "list" else {}

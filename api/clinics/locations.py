@@ -1,7 +1,6 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.permissions import ALL_STAFF, MANAGERS, ORG_ADMIN
 from api.serializers import MoneyField, StrictModelSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -64,9 +63,7 @@ class LocationViewSet(ConfigViewSet):
     queryset = Location.objects.all().order_by("created_at")
     serializer_class = LocationSerializer
     location_field = "id"
-    read_roles = ALL_STAFF
-    write_roles = MANAGERS
-    action_roles = {"create": ORG_ADMIN, "destroy": ORG_ADMIN}
+    access = "locations"
     filterset_fields = ["state", "rems_certified", "active"]
 
     def get_queryset(self):

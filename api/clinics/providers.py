@@ -2,7 +2,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers
 
 from api.clinics.common import query_filters
-from api.permissions import ALL_STAFF, MANAGERS
 from api.serializers import StrictModelSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -54,8 +53,7 @@ class ProviderViewSet(ConfigViewSet):
     queryset = Provider.objects.all()
     serializer_class = ProviderSerializer
     location_field = None
-    read_roles = ALL_STAFF
-    write_roles = MANAGERS
+    access = "providers"
 
     def get_queryset(self):
         filters = query_filters(ProviderFilters, self.request) if self.action == "list" else {}

@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from api.clinics.common import AwareDateTimeField, query_filters
 from api.pagination import CreatedCursorPagination
-from api.permissions import ALL_STAFF, MANAGERS
 from api.serializers import PublicIdField, StrictModelSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -70,8 +69,7 @@ class ShiftViewSet(ConfigViewSet):
     serializer_class = ShiftSerializer
     pagination_class = ShiftPagination
     lookup_url_kwarg = "shift_id"
-    read_roles = ALL_STAFF
-    write_roles = MANAGERS
+    access = "shifts"
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -1,6 +1,5 @@
 from rest_framework import mixins, serializers
 
-from api.permissions import ORG_ADMIN
 from api.viewsets import ScopedViewSet
 from services.core.models import AuditEntry
 
@@ -19,7 +18,7 @@ class AuditViewSet(mixins.ListModelMixin, ScopedViewSet):
     queryset = AuditEntry.objects.select_related("actor").order_by("-at")
     serializer_class = AuditEntrySerializer
     location_field = None
-    read_roles = ORG_ADMIN
+    access = "audit"
     filterset_fields = ["object_id", "action", "object_type"]
 
     @property

@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.auth import forget_token
 from api.errors import problem, problem_response
 from api.serializers import StrictSerializer
 from services.organizations import services
@@ -68,7 +69,8 @@ class TokenView(APIView):
             200: TokenResponse,
             401: OpenApiResponse(description="Email or password is incorrect."),
             429: OpenApiResponse(
-                description="Too many failed attempts for this account or address; see Retry-After."
+                description="Too many attempts from this address for this account (the wait doubles), "
+                "for this account, or from this address; see Retry-After."
             ),
         },
     )
@@ -86,4 +88,5 @@ class TokenRevokeView(APIView):
         if not isinstance(request.user, User):
             raise NotAuthenticated()
         services.token_revoke(raw_token=request.auth)
+        forget_token(request.auth)  # this process at once; others within AUTH_CACHE_SECONDS
         return Response(status=status.HTTP_204_NO_CONTENT)

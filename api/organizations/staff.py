@@ -1,7 +1,6 @@
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
-from api.permissions import ORG_ADMIN
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -43,8 +42,7 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     )
     serializer_class = StaffSerializer
     location_field = None
-    read_roles = ORG_ADMIN
-    write_roles = ORG_ADMIN
+    access = "staff"
 
     def get_serializer_class(self):
         return StaffCreateSerializer if self.action == "create" else StaffSerializer

@@ -2,18 +2,15 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from api.clinics.common import query_filters
-from api.permissions import ALL_STAFF
 from api.serializers import MoneyField, PublicIdField, StrictModelSerializer, StrictSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics.models import Location, Service
-from services.organizations.models import Role
 from services.packages import selectors
 from services.packages.models import Package
 from services.packages.services import catalogue
 
 # Who keeps the catalogue: org admins anywhere; managers and billing staff for packages sold only at
 # clinics where they hold that role. A package sold at every clinic (no locations) is an org admin's.
-CATALOGUE_WRITERS = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.BILLING})
 
 
 class PackageItemSerializer(StrictSerializer):
@@ -60,19 +57,12 @@ class PackageViewSet(ConfigViewSet):
     queryset = Package.objects.all()
     serializer_class = PackageSerializer
     location_field = None
-    read_roles = ALL_STAFF
-    write_roles = CATALOGUE_WRITERS
+    access = "packages"
 
     def get_queryset(self):
         filters = query_filters(PackageFilters, self.request) if self.action == "list" else {}
-        location = None
-        if "location" in filters:
-            location = Location.objects.filter(
-                organization=self.scope.organization, public_id=filters["location"]
-            ).first()
-            if location is None:
-                return Package.objects.none()
-        packages = selectors.package_list(organization=self.scope.organization, location=location)
+        location = self.location_param() if "location" in filters else None
+        packages = selectors.package_list(scope=self.scope, location=location)
         if filters.get("active") is not None:
             packages = packages.filter(active=filters["active"])
         return packages.order_by("created_at")

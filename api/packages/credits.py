@@ -2,7 +2,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from api.permissions import ALL_STAFF
 from api.viewsets import ScopedViewSet
 from services.packages import selectors
 from services.patients import selectors as patient_selectors
@@ -30,7 +29,7 @@ class PatientCreditsViewSet(ScopedViewSet):
     """`GET /patients/{id}/credits`: a patient's unused, unexpired package credits per service."""
 
     location_field = None
-    read_roles = ALL_STAFF
+    access = "credits"
     pagination_class = None
 
     def get_queryset(self):

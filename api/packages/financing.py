@@ -5,7 +5,6 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.billing.common import MONEY_READERS, MONEY_TAKERS
 from api.clinics.common import query_filters
 from api.packages import shapes
 from api.packages.shapes import request_currency
@@ -42,11 +41,10 @@ class FinancingViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, ScopedV
 
     queryset = Financing.objects.all()
     serializer_class = shapes.FinancingSerializer
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
+    access = "financing"
 
     def get_queryset(self):
-        queryset = selectors.financing_list(queryset=super().get_queryset())
+        queryset = selectors.financing_list(scope=self.scope, wanted=self.readers)
         if self.action == "list":
             filters = query_filters(FinancingFilters, self.request)
             if "patient" in filters:
@@ -108,10 +106,10 @@ class PolicyFeeViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, ScopedV
 
     queryset = PolicyFee.objects.all()
     serializer_class = shapes.FeeSerializer
-    read_roles = MONEY_READERS
+    access = "fees"
 
     def get_queryset(self):
-        queryset = selectors.fee_list(queryset=super().get_queryset())
+        queryset = selectors.fee_list(scope=self.scope, wanted=self.readers)
         if self.action == "list":
             filters = query_filters(FeeFilters, self.request)
             for name in ("patient", "location"):

@@ -5,11 +5,9 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.billing.common import APPROVERS, MONEY_READERS, MONEY_TAKERS
 from api.clinics.common import query_filters
 from api.packages import shapes
 from api.packages.shapes import request_currency
-from api.permissions import ALL_STAFF, MANAGERS
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -39,12 +37,10 @@ class PaymentPlanViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, Scope
 
     queryset = PaymentPlan.objects.all()
     serializer_class = shapes.PlanSerializer
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
-    action_roles = {"override": APPROVERS}
+    access = "payment_plans"
 
     def get_queryset(self):
-        queryset = selectors.plan_list(queryset=super().get_queryset())
+        queryset = selectors.plan_list(scope=self.scope, wanted=self.readers)
         if self.action == "list":
             filters = query_filters(PlanFilters, self.request)
             for name in ("patient", "location"):
@@ -127,8 +123,7 @@ class PlanPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
     serializer_class = PlanPolicySerializer
     location_field = "id"
     lookup_value_regex = "loc_[0-9a-z]{20}"
-    read_roles = ALL_STAFF
-    write_roles = MANAGERS
+    access = "payment_plan_policies"
 
     def object_location_id(self, obj):
         return obj.pk

@@ -5,7 +5,6 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.billing.common import MONEY_READERS, MONEY_TAKERS
 from api.clinics.common import query_filters
 from api.packages import shapes
 from api.packages.shapes import request_currency
@@ -98,11 +97,10 @@ class PackagePurchaseViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, S
 
     queryset = PackagePurchase.objects.all()
     serializer_class = shapes.PurchaseSerializer
-    read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
+    access = "package_purchases"
 
     def get_queryset(self):
-        queryset = selectors.purchase_list(queryset=super().get_queryset())
+        queryset = selectors.purchase_list(scope=self.scope, wanted=self.readers)
         if self.action == "list":
             filters = query_filters(PurchaseFilters, self.request)
             for name in ("patient", "location", "package"):

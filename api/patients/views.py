@@ -7,10 +7,11 @@ from rest_framework.response import Response
 from api.patients.serializers import (
     PatientFilterSerializer,
     PatientSerializer,
+    ScreeningHistorySerializer,
     ScreeningSerializer,
+    ScreeningVersionSerializer,
     ScreeningWriteSerializer,
 )
-from api.permissions import ALL_STAFF, CLINICAL
 from api.viewsets import ConfigViewSet
 from services.patients import selectors, services
 from services.patients.models import Patient, Screening
@@ -31,10 +32,8 @@ class PatientViewSet(ConfigViewSet):
     queryset = Patient.objects.all()
     serializer_class = PatientSerializer
     location_field = "home_location"
-    read_roles = ALL_STAFF
-    write_roles = CLINICAL
+    access = "patients"
     # Screening is clinical: billing, which reads demographics for invoices, does not see it.
-    action_roles = {"screening": CLINICAL}
     filter_backends: list = []  # the selector filters
 
     def get_queryset(self):
@@ -49,9 +48,7 @@ class PatientViewSet(ConfigViewSet):
                 home_location=params.validated_data.get("home_location"),
                 archived=params.validated_data["archived"],
             )
-        return self.scope.filter(
-            Patient.objects.select_related("home_location", "screening"), location_field="home_location"
-        )
+        return super().get_queryset().select_related("home_location", "screening")
 
     @extend_schema(parameters=LIST_PARAMETERS)
     def list(self, request, *args, **kwargs):
@@ -100,3 +97,14 @@ class PatientViewSet(ConfigViewSet):
                 actor=request.user, patients=[patient], action="patient.screening.read"
             )
         return Response(ScreeningSerializer(screening).data)
+
+    @extend_schema(request=None, responses={200: ScreeningHistorySerializer})
+    @action(detail=True, methods=["get"], url_path="screening/history", pagination_class=None)
+    def screening_history(self, request, *args, **kwargs):
+        """Every recorded version of the intake findings, newest first (audited as a read)."""
+        patient = self.get_object()
+        versions = selectors.screening_versions(patient=patient)
+        services.patient_reads_audit(
+            actor=request.user, patients=[patient], action="patient.screening.history"
+        )
+        return Response({"results": ScreeningVersionSerializer(versions, many=True).data, "next": None})

@@ -5,11 +5,10 @@ from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.permissions import CLINICAL
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.patients.models import Patient
-from services.portal import services
+from services.portal import selectors, services
 from services.portal.models import PortalAccount
 
 
@@ -33,14 +32,13 @@ class PortalAccountViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Self-registered accounts of the practice (`?email=`, `?linked=false`), and linking one to a
     patient record the caller can see."""
 
-    queryset = PortalAccount.objects.select_related("user__patient").order_by("created_at")
-    location_field = None
-    read_roles = CLINICAL
-    write_roles = CLINICAL
+    queryset = PortalAccount.objects.none()
+    location_field = None  # the selector scopes accounts by their linked patient's home clinic
+    access = "portal_accounts"
     filter_backends = []
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = selectors.portal_account_list(scope=self.scope, wanted=self.readers).order_by("created_at")
         email = self.request.query_params.get("email")
         if email:
             queryset = queryset.filter(user__email__iexact=email.strip())

@@ -7,17 +7,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.pagination import CreatedCursorPagination
-from api.permissions import roles_for
-from api.recalls.common import audit_patient_reads, iso, location_param
+from api.recalls.common import audit_patient_reads, iso
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
-from services.organizations.models import Role
 from services.recalls import checkins as checkin_services
 from services.recalls import selectors
 from services.recalls.models import SymptomCheckIn
-
-READERS = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.CLINICIAN})
-CLINICIAN = frozenset({Role.CLINICIAN})
 
 
 def questionnaire(items, total, severity) -> dict | None:
@@ -58,20 +53,19 @@ class CheckInViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 
     queryset = SymptomCheckIn.objects.select_related("patient", "location")
     pagination_class = SubmittedPagination
-    read_roles = READERS
-    write_roles = CLINICIAN
+    access = "check_ins"
     filter_backends = []
 
     def get_queryset(self):
         if self.action != "list":
             return super().get_queryset()
-        location = location_param(self)
+        location = self.location_param()
         attention = self.request.query_params.get("needs_attention")
         if attention not in (None, "", "true", "false"):
             raise serializers.ValidationError({"needs_attention": ["true or false."]})
         return selectors.checkin_list(
             scope=self.scope,
-            wanted=roles_for(self, self.request),
+            wanted=self.readers,
             location_id=location.pk if location else None,
             patient=self.request.query_params.get("patient"),
             attention=None if not attention else attention == "true",

@@ -1,29 +1,10 @@
-"""Shared by the recalls endpoints: the `?location=` filter and patient-read audit rows."""
+"""Shared by the recalls endpoints: query choices and patient-read audit rows."""
 
 from types import SimpleNamespace
 
 from rest_framework import serializers
 
-from api.permissions import roles_for
-from services.clinics.models import Location
-from services.core.errors import NotFound
 from services.patients.services import patient_reads_audit
-
-
-def location_param(view):
-    """The `location` query parameter as one of the caller's clinics (404 otherwise), or None."""
-    public_id = view.request.query_params.get("location")
-    if not public_id:
-        return None
-    wanted = roles_for(view, view.request)
-    location = (
-        view.scope.filter(Location.objects.all(), location_field="id", wanted=wanted)
-        .filter(public_id=public_id)
-        .first()
-    )
-    if location is None:
-        raise NotFound("No such location.")
-    return location
 
 
 def choice_param(view, name: str, choices) -> str | None:

@@ -8,19 +8,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
-from api.permissions import CLINICAL, MANAGERS, roles_for
-from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
+from api.recalls.common import audit_patient_reads, choice_param, iso
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ClinicPolicyViewSet, ScopedViewSet
 from services.clinics.models import Location, Service
-from services.organizations.models import Role
 from services.patients.models import Patient
 from services.recalls import plans as plan_services
 from services.recalls import policy as policy_services
 from services.recalls import selectors
 from services.recalls.models import DEFAULT_INTERVALS, MaintenancePlan, Phase
-
-CLINICIAN = frozenset({Role.CLINICIAN})  # org admins hold every role as well
 
 
 def plan_dict(plan: MaintenancePlan) -> dict:
@@ -74,18 +70,17 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
 
     queryset = MaintenancePlan.objects.select_related("patient", "home_location", "service")
     location_field = "home_location"
-    read_roles = CLINICAL
-    write_roles = CLINICIAN
+    access = "maintenance_plans"
     filter_backends = []
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         if self.action != "list":
             return super().get_queryset()
-        location = location_param(self)
+        location = self.location_param()
         return selectors.plan_list(
             scope=self.scope,
-            wanted=roles_for(self, self.request),
+            wanted=self.readers,
             location_id=location.pk if location else None,
             phase=choice_param(self, "phase", Phase.values),
             patient=self.request.query_params.get("patient"),
@@ -177,8 +172,7 @@ class RecallPolicyViewSet(ClinicPolicyViewSet):
 
     queryset = Location.objects.all()
     serializer_class = RecallPolicySerializer
-    read_roles = CLINICAL
-    write_roles = MANAGERS
+    access = "recall_policies"
 
     def policy_data(self, location) -> dict:
         policy = policy_services.policy_for(location)

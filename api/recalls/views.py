@@ -8,15 +8,12 @@ query per page, and every patient shown gets a read audit row (one INSERT per pa
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from api.pagination import CreatedCursorPagination
-from api.permissions import CLINICAL, roles_for
-from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
+from api.recalls.common import audit_patient_reads, choice_param, iso
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
-from services.clinics.models import Location
 from services.core import clock
 from services.recalls import selectors, services
 from services.recalls.models import ContactChannel, Recall, RecallStatus, RecallStep
@@ -79,15 +76,14 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
 
     queryset = Recall.objects.none()
     pagination_class = RecallPagination
-    read_roles = CLINICAL
-    write_roles = CLINICAL
+    access = "recalls"
     filter_backends = []
 
     def get_queryset(self):
-        location = location_param(self)
+        location = self.location_param()
         return selectors.recall_list(
             scope=self.scope,
-            wanted=roles_for(self, self.request),
+            wanted=self.readers,
             location_id=location.pk if location else None,
             status=choice_param(self, "status", STATUS_FILTERS),
             step=choice_param(self, "step", RecallStep.values),
@@ -100,8 +96,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
 
     def _recall(self) -> Recall:
         recall = selectors.recall_get(scope=self.scope, public_id=self.kwargs["id"])
-        if not self.scope.can_at(roles_for(self, self.request), recall.location_id):
-            raise PermissionDenied("Your role at this clinic does not allow this.")
+        self.check_object_permissions(self.request, recall)  # the action's roles at the recall's clinic
         return recall
 
     @extend_schema(
@@ -157,25 +152,16 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
     def figures(self, request):
         """Per clinic over the last `days` (default 90): recalls made, converted to bookings, the
         median days from recall to booking, and what is open now."""
-        location = location_param(self)
+        location = self.location_param()
         try:
             days = min(max(int(request.query_params.get("days", 90)), 1), 730)
         except ValueError:
             raise serializers.ValidationError({"days": ["A whole number of days."]})
-        locations = (
-            [location]
-            if location
-            else list(
-                self.scope.filter(
-                    Location.objects.all(), location_field="id", wanted=roles_for(self, request)
-                ).order_by("name")
-            )
-        )
         return Response(
             {
                 "days": days,
                 "results": selectors.figures(
-                    organization_id=self.scope.organization.pk, locations=locations, days=days
+                    scope=self.scope, wanted=self.readers, location=location, days=days
                 ),
             }
         )

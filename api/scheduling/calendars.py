@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.clinics.common import query_filters
-from api.permissions import ALL_STAFF, MANAGERS, scope_of
+from api.permissions import scope_of
 from api.scheduling.serializers import QueryDateTimeField
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Provider
@@ -66,7 +66,7 @@ class ScheduleQuery(serializers.Serializer):
 
 class CalendarViewSet(ScopedViewSet):
     pagination_class = None
-    read_roles = ALL_STAFF
+    access = "calendars"
 
     def get_queryset(self):  # nothing is looked up by `id` here; the schema generator asks anyway
         return Appointment.objects.none()
@@ -111,8 +111,7 @@ class CalendarFeedView(APIView):
     """POST issues the provider's feed URL (a new one each time: the previous stops working); DELETE
     revokes it. Managers and org admins. (Providers have no staff login of their own to link yet.)"""
 
-    read_roles = MANAGERS
-    write_roles = MANAGERS
+    access = "calendar_feeds"
 
     def _provider(self, request, provider_id: str) -> Provider:
         provider = Provider.objects.filter(

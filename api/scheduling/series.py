@@ -13,7 +13,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
-from api.permissions import ALL_STAFF, CLINICAL
 from api.scheduling.serializers import AwareDateTimeField
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
@@ -187,8 +186,7 @@ class AppointmentSeriesViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = AppointmentSeries.objects.all()
     serializer_class = SeriesSerializer
     pagination_class = None
-    read_roles = ALL_STAFF
-    write_roles = CLINICAL
+    access = "appointment_series"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller

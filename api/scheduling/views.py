@@ -16,21 +16,16 @@ from rest_framework.response import Response
 
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.pagination import CreatedCursorPagination
-from api.permissions import ALL_STAFF, CLINICAL
 from api.scheduling import serializers as s
 from api.viewsets import ScopedViewSet
-from services.organizations.models import Role
 from services.scheduling import selectors, services
 from services.scheduling.models import Appointment
-
-CHECK_IN_ROLES = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.CLINICIAN})
-COMPLETE_ROLES = frozenset({Role.ORG_ADMIN, Role.CLINICIAN})
 
 
 class AvailabilityViewSet(ScopedViewSet):
     """Windows in which a service can be booked now, across the requested clinics."""
 
-    read_roles = CLINICAL
+    access = "availability"
     pagination_class = None
 
     def get_queryset(self):  # nothing to look up by id here; the schema generator asks anyway
@@ -92,13 +87,7 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Appointment.objects.all()
     serializer_class = s.AppointmentSerializer
     pagination_class = AppointmentPagination
-    read_roles = ALL_STAFF
-    write_roles = CLINICAL
-    action_roles = {
-        "check_in": CHECK_IN_ROLES,
-        "complete": COMPLETE_ROLES,
-        "reverse_completion": COMPLETE_ROLES,
-    }
+    access = "appointments"
 
     def _render(self, appointment_pk: int, code: int = status.HTTP_200_OK) -> Response:
         row = Appointment.objects.filter(pk=appointment_pk).values(*s.APPOINTMENT_VALUES).get()

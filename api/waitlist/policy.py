@@ -2,7 +2,6 @@
 
 from rest_framework import serializers
 
-from api.permissions import CLINICAL, MANAGERS
 from api.serializers import StrictSerializer
 from api.viewsets import ClinicPolicyViewSet
 from services.clinics.models import Location
@@ -23,8 +22,7 @@ class WaitlistPolicyViewSet(ClinicPolicyViewSet):
 
     queryset = Location.objects.all()
     serializer_class = PolicySerializer
-    read_roles = CLINICAL
-    write_roles = MANAGERS
+    access = "waitlist_policies"
 
     def policy_data(self, location) -> dict:
         policy = policy_services.policy_for(location)

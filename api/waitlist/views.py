@@ -7,18 +7,15 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from api.permissions import CLINICAL, roles_for
+from api.permissions import roles_for
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from api.waitlist.rows import entry_row
 from services.clinics.models import Location
 from services.core import clock
-from services.core.errors import NotFound
 from services.patients.models import Patient
 from services.waitlist import matching, selectors, services
 from services.waitlist.models import EntryStatus, WaitlistEntry
-
-ELIGIBILITY_ROLES = CLINICAL | {"billing"}
 
 
 class PrioritySerializer(StrictSerializer):
@@ -40,25 +37,12 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
     with eligibility and offer history. Clinical staff reorder, remove and make offers by hand."""
 
     queryset = WaitlistEntry.objects.none()
-    read_roles = CLINICAL
-    write_roles = CLINICAL
-    action_roles = {"priority": CLINICAL - {"front_desk"}}
+    access = "waitlist"
     location_field = None  # entries reach several clinics; the selectors scope them
     filter_backends = []
 
-    def _location(self):
-        public_id = self.request.query_params.get("location")
-        if not public_id:
-            return None
-        location = (
-            self.scope.filter(Location.objects.all(), location_field="id").filter(public_id=public_id).first()
-        )
-        if location is None:
-            raise NotFound("No such location.")
-        return location
-
     def get_queryset(self):
-        location = self._location()
+        location = self.location_param()
         status_filter = self.request.query_params.get("status")
         if status_filter and status_filter not in EntryStatus.values:
             raise serializers.ValidationError({"status": [f"One of {', '.join(EntryStatus.values)}."]})
@@ -132,16 +116,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
     )
     @action(detail=False, methods=["get"])
     def figures(self, request):
-        location = self._location()
-        locations = (
-            [location]
-            if location
-            else list(
-                self.scope.filter(Location.objects.filter(rems_certified=True), location_field="id").order_by(
-                    "name"
-                )
-            )
-        )
+        location = self.location_param()
         try:
             days = min(max(int(request.query_params.get("days", 90)), 1), 730)
         except ValueError:
@@ -150,7 +125,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
             {
                 "days": days,
                 "results": selectors.figures(
-                    organization_id=self.scope.organization.pk, locations=locations, days=days
+                    scope=self.scope, wanted=self.readers, location=location, days=days
                 ),
             }
         )
@@ -197,8 +172,7 @@ class SpravatoEligibilityViewSet(ScopedViewSet):
     queryset = Patient.objects.select_related("home_location", "screening")
     serializer_class = EligibilityOut
     location_field = "home_location"
-    read_roles = ELIGIBILITY_ROLES
-    write_roles = ELIGIBILITY_ROLES
+    access = "spravato_eligibility"
     filter_backends = []
 
     @extend_schema(responses={200: EligibilityOut})

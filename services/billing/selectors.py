@@ -8,10 +8,10 @@ from django.db.models import Prefetch, QuerySet
 
 from services.billing.models import BillingCustomer, Invoice, InvoiceLine, Payment, Refund
 from services.core.errors import NotFound
-from services.organizations.models import Role
+from services.organizations.access import access_roles
 from services.organizations.scope import Scope
 
-MONEY_READERS = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.BILLING, Role.FRONT_DESK})
+MONEY_READERS = access_roles("invoices")  # the same roles read payments and refunds (access map)
 
 
 def invoice_list(

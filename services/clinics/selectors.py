@@ -4,6 +4,7 @@ Clinic-bound rows (chairs, shifts) are visible only at the caller's clinics; pra
 (providers, the service catalogue) to all of the practice's staff. Anything else is "not found".
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.db.models import BooleanField, Prefetch, QuerySet
@@ -12,11 +13,25 @@ from django.db.models.expressions import RawSQL
 from services.clinics.models import Chair, Location, Provider, Service, ServicePrice, Shift
 from services.core import clock
 from services.core.errors import NotFound
+from services.organizations.access import ALL_STAFF
 from services.organizations.scope import Scope
 
 
-def location_list(*, scope: Scope) -> QuerySet[Location]:
-    return scope.filter(Location.objects.all(), location_field="id")
+def location_list(*, scope: Scope, wanted: Iterable[str] = ALL_STAFF) -> QuerySet[Location]:
+    """The caller's clinics: those where they hold one of `wanted` (org admins: all of them)."""
+    return scope.filter(Location.objects.all(), location_field="id", wanted=wanted)
+
+
+def location_get(*, scope: Scope, public_id: str, wanted: Iterable[str] = ALL_STAFF) -> Location:
+    """One of the caller's clinics (where they hold one of `wanted`); any other id is "not found"."""
+    location = (
+        scope.filter(Location.objects.all(), location_field="id", wanted=wanted)
+        .filter(public_id=public_id)
+        .first()
+    )
+    if location is None:
+        raise NotFound("No such location.")
+    return location
 
 
 def location_in_practice(*, scope: Scope, public_id: str) -> Location:

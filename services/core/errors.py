@@ -6,11 +6,15 @@ class DomainError(Exception):
     title = "Bad request"
     type_slug = "bad-request"
 
-    def __init__(self, detail: str, *, field: str | None = None, code: str | None = None):
+    def __init__(
+        self, detail: str, *, field: str | None = None, code: str | None = None, extra: dict | None = None
+    ):
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.code = code or self.type_slug
+        # Extension members of the problem document (e.g. the id of the conflicting appointment).
+        self.extra = extra or {}
 
 
 class InvalidInput(DomainError):

@@ -87,3 +87,20 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.pk} of user {self.user_id}"  # never the hash
+
+
+class SignInAttempts(models.Model):
+    """Sign-in attempts counted before the password is checked: one row per address+account pair,
+    per account and per address (keys are hashes, never emails or addresses).
+
+    In PostgreSQL rather than Redis: the row lock makes reserve-then-verify atomic, and sign-in keeps
+    working, and keeps counting, while Redis is down. Expired rows are reset on use and pruned.
+    """
+
+    key = models.CharField(max_length=80, primary_key=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_at = models.DateTimeField(null=True)  # no attempt under this key before then
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.attempts} sign-in attempt(s) under {self.key[:8]}…"

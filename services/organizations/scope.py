@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
+from services.organizations.access import ALL_STAFF as STAFF_ROLES
 from services.organizations.models import Organization, Role, User
-
-STAFF_ROLES = frozenset(r.value for r in Role)
 
 
 @dataclass(frozen=True)

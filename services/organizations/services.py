@@ -1,25 +1,24 @@
 """Practices, staff and their logins."""
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import InvalidInput, RuleViolation
+from services.organizations import signin
 from services.organizations.models import AccessToken, Organization, Role, StaffRole, User
+from services.organizations.signin import TooManyAttempts  # noqa: F401 - token_issue raises it; callers catch it here
 
-
-class TooManyAttempts(Exception):
-    def __init__(self, retry_after: int):
-        self.retry_after = retry_after
+logger = logging.getLogger("chairside.auth")
 
 
 class InvalidCredentials(Exception):
@@ -91,37 +90,35 @@ def staff_create(
     return user
 
 
-def _failure_keys(email: str, address: str) -> tuple[str, str]:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]  # no emails in Redis keys
-    return f"login-fail:acct:{digest}", f"login-fail:addr:{address}"
-
-
-def _note_failure(key: str) -> int:
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        return 1
-
-
 def token_issue(*, email: str, password: str, address: str, kind: str = User.KIND_STAFF) -> IssuedToken:
-    """Exchange credentials for a bearer token; repeated failures lock the account and the address."""
-    account_key, address_key = _failure_keys(email, address)
-    if (cache.get(account_key) or 0) >= settings.LOGIN_MAX_FAILURES_PER_ACCOUNT or (
-        cache.get(address_key) or 0
-    ) >= settings.LOGIN_MAX_FAILURES_PER_ADDRESS:
-        raise TooManyAttempts(settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    """Exchange credentials for a bearer token. The attempt is counted before the password is
+    checked (services.organizations.signin); too many raise TooManyAttempts with the wait."""
+    reservation = signin.attempt_reserve(email=email, address=address)
     user = User.objects.filter(email__iexact=email.strip(), kind=kind, is_active=True).first()
     if user is None:
         User().set_password(password)  # same cost as a real check: no timing oracle for emails
     if user is None or not user.check_password(password):
-        _note_failure(account_key)
-        _note_failure(address_key)
+        _sign_in_failed(user=user, address=address, attempt=reservation.attempt)
         raise InvalidCredentials()
-    cache.delete(account_key)
+    signin.attempt_succeeded(reservation=reservation)
     return token_create(user=user)
+
+
+def _sign_in_failed(*, user: User | None, address: str, attempt: int) -> None:
+    """One audit row per wrong password on a real account, one log line per failure; never the
+    email or the password. Unknown emails have no practice to audit under: the log line only."""
+    if user is not None:
+        audit_record(
+            organization=user.organization,
+            actor=None,
+            action="auth.sign_in_failed",
+            obj=user,
+            changes={"address": address, "attempt": attempt},
+        )
+    logger.warning(
+        "sign-in failed",
+        extra={"user": user.public_id if user else None, "address": address, "attempt": attempt},
+    )
 
 
 def token_create(*, user: User) -> IssuedToken:
@@ -139,8 +136,8 @@ def token_revoke(*, raw_token: str) -> None:
     )
 
 
-def token_user(*, raw_token: str) -> User | None:
-    """The active user behind a valid, unexpired, unrevoked token."""
+def token_lookup(*, raw_token: str) -> tuple[User, datetime] | None:
+    """The active user behind a valid, unexpired, unrevoked token, and when the token expires."""
     token = (
         AccessToken.objects.select_related("user__organization")
         .filter(token_hash=hash_token(raw_token), revoked_at__isnull=True, expires_at__gt=clock.now())
@@ -148,7 +145,12 @@ def token_user(*, raw_token: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
-    return token.user
+    return token.user, token.expires_at
+
+
+def token_user(*, raw_token: str) -> User | None:
+    found = token_lookup(raw_token=raw_token)
+    return found[0] if found else None
 
 
 def ensure_not_last_admin(*, user: User) -> None:

@@ -1,11 +1,14 @@
 """Reads for packages, purchases, credits, plans and fees. Callers pass the scope they act in."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from services.clinics.models import Service
 from services.core import clock
+from services.organizations.access import access_roles
+from services.organizations.scope import Scope
 from services.packages.models import (
     CreditLot,
     Financing,
@@ -19,9 +22,10 @@ from services.packages.models import (
 )
 
 
-def package_list(*, organization, location=None) -> QuerySet[Package]:
-    """The practice's catalogue; with `location`, only what that clinic sells (its own or practice-wide)."""
-    packages = Package.objects.filter(organization=organization).prefetch_related(
+def package_list(*, scope: Scope, location=None) -> QuerySet[Package]:
+    """The practice's catalogue (every staff member's: credits count at any clinic); with `location`,
+    only what that clinic sells (its own or practice-wide)."""
+    packages = scope.filter(Package.objects.all(), location_field=None).prefetch_related(
         Prefetch("items", queryset=PackageItem.objects.select_related("service").order_by("id")), "locations"
     )
     if location is not None:
@@ -38,8 +42,10 @@ def package_sold_at(*, package: Package, location) -> bool:
     return not ids or location.pk in ids
 
 
-def purchase_list(*, queryset: QuerySet[PackagePurchase]) -> QuerySet[PackagePurchase]:
-    return queryset.select_related(
+def purchase_list(
+    *, scope: Scope, wanted: Iterable[str] = access_roles("package_purchases")
+) -> QuerySet[PackagePurchase]:
+    return scope.filter(PackagePurchase.objects.all(), wanted=wanted).select_related(
         "patient", "package", "location", "invoice", "payment", "plan", "financing"
     )
 
@@ -101,15 +107,23 @@ def plan_policy_for(location) -> PlanPolicy:
     return PlanPolicy.objects.filter(location=location).first() or plan_policy_default(location)
 
 
-def plan_list(*, queryset: QuerySet[PaymentPlan]) -> QuerySet[PaymentPlan]:
-    return queryset.select_related("patient", "location", "purchase").prefetch_related(
-        Prefetch("installments", queryset=Installment.objects.order_by("number"))
+def plan_list(
+    *, scope: Scope, wanted: Iterable[str] = access_roles("payment_plans")
+) -> QuerySet[PaymentPlan]:
+    return (
+        scope.filter(PaymentPlan.objects.all(), wanted=wanted)
+        .select_related("patient", "location", "purchase")
+        .prefetch_related(Prefetch("installments", queryset=Installment.objects.order_by("number")))
     )
 
 
-def financing_list(*, queryset: QuerySet[Financing]) -> QuerySet[Financing]:
-    return queryset.select_related("patient", "location", "purchase")
+def financing_list(*, scope: Scope, wanted: Iterable[str] = access_roles("financing")) -> QuerySet[Financing]:
+    return scope.filter(Financing.objects.all(), wanted=wanted).select_related(
+        "patient", "location", "purchase"
+    )
 
 
-def fee_list(*, queryset: QuerySet[PolicyFee]) -> QuerySet[PolicyFee]:
-    return queryset.select_related("patient", "location", "appointment", "invoice", "payment")
+def fee_list(*, scope: Scope, wanted: Iterable[str] = access_roles("fees")) -> QuerySet[PolicyFee]:
+    return scope.filter(PolicyFee.objects.all(), wanted=wanted).select_related(
+        "patient", "location", "appointment", "invoice", "payment"
+    )

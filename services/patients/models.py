@@ -90,6 +90,15 @@ class Screening(models.Model):
     cleared_at = models.DateTimeField(null=True, blank=True)
     clearance_reason = models.TextField(blank=True, default="")
     cleared_findings = models.JSONField(default=list)
+    # Intake findings beyond the tests and vitals above (see ScreeningVersion for their history):
+    # {contraindication: true|false} for each one answered, so "not asked" differs from "no";
+    contraindication_answers = models.JSONField(default=dict)
+    # {"names": [...], "maoi": bool, "benzodiazepine": bool, "stimulant": bool}, {} until recorded;
+    medications = models.JSONField(default=dict)
+    phq9_baseline = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A clinician's "pregnancy test not applicable" for this intake (instead of a result).
+    pregnancy_test_not_applicable = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=0)  # the latest ScreeningVersion
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -119,3 +128,28 @@ class Screening(models.Model):
         if self.pregnancy_test_result == TestResult.POSITIVE:
             found.append("pregnancy_test_positive")
         return found
+
+
+class ScreeningVersion(models.Model):
+    """One recorded state of a patient's intake findings and status: every PUT adds one, none changes.
+
+    `findings` holds the whole record as it stood after that write (the API's findings shape), so any
+    version reads on its own; who wrote it and whether it was a clinician's clearance are columns.
+    """
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=ScreeningStatus.choices)
+    findings = models.JSONField()
+    cleared = models.BooleanField(default=False)  # this write was the clearance
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["screening", "version"], name="screening_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"screening {self.screening_id} v{self.version}: {self.status}"

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from services.core import clock
 from services.core.errors import NotFound
 from services.organizations.scope import Scope
-from services.patients.models import Patient, Screening, ScreeningStatus
+from services.patients.models import Patient, Screening, ScreeningStatus, ScreeningVersion
 
 _TEST_LABELS = {"urine_drug_screen": "urine drug screen", "pregnancy_test": "pregnancy test"}
 
@@ -51,7 +51,7 @@ def patient_get(*, scope: Scope, public_id: str) -> Patient:
 def required_tests(screening: Screening) -> dict[str, date | None]:
     """The intake tests this patient needs, with the date each was taken (None: not on record)."""
     tests = {"urine_drug_screen": screening.urine_drug_screen_date}
-    if screening.patient.pregnancy_test_applicable:
+    if screening.patient.pregnancy_test_applicable and not screening.pregnancy_test_not_applicable:
         tests["pregnancy_test"] = screening.pregnancy_test_date
     return tests
 
@@ -63,7 +63,7 @@ def local_date(location, at: datetime) -> date:
 def screening_validity_start(screening: Screening) -> tuple[date, str] | None:
     """The day a clearance's validity counts from, and what dates it: the oldest required test.
 
-    API.md lets a clinician clear with only contraindications and a status; a required test not on
+    A clinician may clear with only contraindications and a status; a required test not on
     record then dates the clearance from the day it was given, so no clearance lasts for ever.
     """
     starts = [
@@ -79,17 +79,22 @@ def screening_validity_start(screening: Screening) -> tuple[date, str] | None:
     return min(starts, key=lambda item: item[0])
 
 
-def screening_valid_until(screening: Screening) -> date | None:
-    """The last day a cleared screening allows screened services; None when not cleared."""
+def screening_valid_until(screening: Screening, days: int | None = None) -> date | None:
+    """The last day a cleared screening allows screened services; None when not cleared.
+
+    `days`: the validity a clinic's policy sets (default: the practice's)."""
     start = screening_validity_start(screening) if screening.status == ScreeningStatus.CLEARED else None
-    return start[0] + timedelta(days=validity_days()) if start else None
+    return start[0] + timedelta(days=days or validity_days()) if start else None
 
 
-def screening_block_reason(*, screening: Screening | None, at: datetime | None = None) -> str | None:
+def screening_block_reason(
+    *, screening: Screening | None, at: datetime | None = None, days: int | None = None
+) -> str | None:
     """Why a screened service cannot be booked for this patient at `at`, or None when it can.
 
     A patient is bookable when the screening is cleared and still valid on the day of the
-    treatment in the home clinic's zone.
+    treatment in the home clinic's zone; `days` is the treating clinic's validity (default: the
+    practice's).
     """
     if screening is None or screening.status == ScreeningStatus.PENDING:
         return "patient screening is pending — intake screening must be completed and cleared"
@@ -100,9 +105,10 @@ def screening_block_reason(*, screening: Screening | None, at: datetime | None =
     if start is None:
         return "patient screening has no clearance date on record — it must be cleared again"
     day = local_date(screening.patient.home_location, at or clock.now())
-    if start[0] + timedelta(days=validity_days()) < day:
+    days = days or validity_days()
+    if start[0] + timedelta(days=days) < day:
         return (
-            f"patient screening has expired: {start[1]} is older than {validity_days()} days"
+            f"patient screening has expired: {start[1]} is older than {days} days"
             " — repeat the intake tests and clear it again"
         )
     return None
@@ -114,4 +120,13 @@ def screening_for(*, patient: Patient) -> Screening | None:
         Screening.objects.select_related("patient__home_location", "cleared_by")
         .filter(patient_id=patient.pk)
         .first()
+    )
+
+
+def screening_versions(*, patient: Patient) -> list[ScreeningVersion]:
+    """The patient's recorded screening versions, newest first, with who recorded each (one query)."""
+    return list(
+        ScreeningVersion.objects.filter(screening__patient_id=patient.pk)
+        .select_related("recorded_by")
+        .order_by("-version")
     )

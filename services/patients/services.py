@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from services.clinical.policy import clinical_policy_for
 from services.core import clock
 from services.core.audit import audit_record, diff, snapshot
 from services.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation
@@ -19,25 +20,33 @@ from services.core.outbox import event_record
 from services.core.request_context import request_id_var
 from services.organizations.models import Role, StaffRole
 from services.patients import validation as v
-from services.patients.models import Patient, Screening, ScreeningStatus
+from services.patients.findings import (
+    contraindications_listed,
+    findings_apply,
+    findings_missing,
+    findings_snapshot,
+)
+from services.patients.models import Patient, Screening, ScreeningStatus, ScreeningVersion
 from services.patients.selectors import (
     local_date,
     required_tests,
     screening_block_reason,
     screening_for,
-    validity_days,
 )
 
 
-def screening_require_cleared(*, patient: Patient, service, at: datetime | None = None) -> None:
+def screening_require_cleared(
+    *, patient: Patient, service, at: datetime | None = None, validity_days: int | None = None
+) -> None:
     """Refuse (422) a service that requires screening unless the patient is cleared and still valid.
 
     Booking calls this for every session it books; `at` is when the treatment takes place (default
-    now), because the intake tests must still be valid on that day, not only today.
+    now), because the intake tests must still be valid on that day, not only today; `validity_days`
+    is the treating clinic's policy (default: the practice's).
     """
     if not service.requires_screening:
         return
-    reason = screening_block_reason(screening=screening_for(patient=patient), at=at)
+    reason = screening_block_reason(screening=screening_for(patient=patient), at=at, days=validity_days)
     if reason:
         raise RuleViolation(reason, field="patient", code="screening-not-cleared")
 
@@ -75,6 +84,10 @@ SCREENING_PHI_FIELDS = frozenset(
         "pulse",
         "spo2",
         "weight_kg",
+        "contraindication_answers",
+        "medications",
+        "phq9_baseline",
+        "pregnancy_test_not_applicable",
     }
 )
 SCREENING_FIELDS = [*sorted(SCREENING_PHI_FIELDS), "status"]
@@ -200,12 +213,22 @@ def _require_clinician(*, actor, patient: Patient) -> None:
     if not StaffRole.objects.filter(
         user=actor, role=Role.CLINICIAN, location_id=patient.home_location_id
     ).exists():
-        raise Forbidden("Only a clinician at the patient's home clinic may clear a flagged screening.")
+        raise Forbidden(
+            "Only a clinician at the patient's home clinic may clear a screening or reopen a flagged one."
+        )
 
 
 def _apply_screening_data(screening: Screening, data: dict[str, Any], today) -> None:
+    if "findings" in data and "contraindications" in data:
+        raise InvalidInput(
+            "Give contraindications inside findings (each answered) or as a list, not both.",
+            field="contraindications",
+        )
+    if data.get("findings") is not None:
+        findings_apply(screening, data["findings"], today)
     if "contraindications" in data:
         screening.contraindications = v.check_contraindications(data["contraindications"] or [])
+        contraindications_listed(screening, screening.contraindications)
     if "urine_drug_screen" in data:
         screening.urine_drug_screen_result, screening.urine_drug_screen_date = v.check_test(
             data["urine_drug_screen"], "urine_drug_screen", today
@@ -220,25 +243,26 @@ def _apply_screening_data(screening: Screening, data: dict[str, Any], today) -> 
 
 
 def _check_tests_current(screening: Screening, today) -> None:
-    days = validity_days()
+    days = clinical_policy_for(location_id=screening.patient.home_location_id).screening_validity_days
     for name, taken in required_tests(screening).items():
         if taken is not None and taken + timedelta(days=days) < today:
             raise RuleViolation(
                 f"The {name.replace('_', ' ')} on record is older than {days} days; "
                 "record a new one before clearing.",
-                field=name,
+                field=f"findings.{name}",
             )
 
 
 @transaction.atomic
 def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screening:
-    """Record the intake screening and decide its status.
+    """Record the intake screening and its findings, and decide its status; every call is a new version.
 
-    Contraindications and positive tests flag the patient automatically. A flagged screening leaves
-    `flagged` only through a clinician at the patient's home clinic (403 for anyone else), who may
-    clear it, accepting its findings, with a reason. A screening without findings may be cleared by
-    any staff member who edits patients (API.md). A clearance holds until a finding the clinician did
-    not accept appears. Fields left out of `data` keep their recorded values.
+    Contraindications and positive tests flag the patient automatically. Only a clinician at the
+    patient's home clinic clears (403 for anyone else, front desk included) and only with complete
+    findings (422 naming the first missing field): blood pressure and pulse, urine drug screen,
+    pregnancy test or not applicable, every contraindication answered, current medications. Leaving
+    `flagged` for pending is also the clinician's. A clearance holds until a finding the clinician
+    did not accept appears or the findings become incomplete. Fields left out keep their values.
     """
     screening, _ = (
         Screening.objects.select_for_update(of=("self",))
@@ -253,16 +277,31 @@ def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screen
         raise InvalidInput("A clearance reason goes with status cleared.", field="clearance_reason")
 
     findings = screening.findings()
-    keeps_clearance = previous == ScreeningStatus.CLEARED and set(findings) <= set(screening.cleared_findings)
+    missing = findings_missing(screening)
+    touched = bool(
+        {"findings", "contraindications", "vitals", "urine_drug_screen", "pregnancy_test"} & set(data)
+    )
+    keeps_clearance = (
+        previous == ScreeningStatus.CLEARED
+        and set(findings) <= set(screening.cleared_findings)
+        and not (touched and missing)
+    )
     clearing = requested == ScreeningStatus.CLEARED and not keeps_clearance
     if requested == ScreeningStatus.CLEARED:
-        if clearing and (findings or previous == ScreeningStatus.FLAGGED):
-            _require_clinician(actor=actor, patient=patient)
         if clearing:
+            _require_clinician(actor=actor, patient=patient)
+            if missing:
+                raise RuleViolation(
+                    "Clearing needs complete intake findings; missing: " + ", ".join(missing) + ".",
+                    field=missing[0],
+                    code="screening-findings-incomplete",
+                )
             _check_tests_current(screening, today)
         status = ScreeningStatus.CLEARED
     elif requested == ScreeningStatus.FLAGGED or (findings and (requested or not keeps_clearance)):
         status = ScreeningStatus.FLAGGED
+    elif previous == ScreeningStatus.CLEARED and not keeps_clearance:
+        status = ScreeningStatus.PENDING  # findings edited into an incomplete record
     elif requested == ScreeningStatus.PENDING:
         if previous == ScreeningStatus.FLAGGED:
             _require_clinician(actor=actor, patient=patient)
@@ -277,7 +316,18 @@ def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screen
     elif status != ScreeningStatus.CLEARED:  # the old clearance lives on in the audit trail only
         screening.cleared_by, screening.cleared_at = None, None
         screening.clearance_reason, screening.cleared_findings = "", []
+    screening.version += 1
     screening.save()
+    ScreeningVersion.objects.create(
+        organization_id=screening.organization_id,
+        screening=screening,
+        version=screening.version,
+        status=status,
+        findings=findings_snapshot(screening),
+        cleared=clearing,
+        recorded_by=actor,
+        recorded_at=clock.now(),
+    )
 
     changes = redacted_diff(before, snapshot(screening, SCREENING_FIELDS), SCREENING_PHI_FIELDS)
     if clearing:
@@ -289,13 +339,14 @@ def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screen
             findings_accepted=len(findings),
             status={"before": previous, "after": status},
         )
-    if changes:
-        _audit(
-            actor=actor,
-            action="patient.screening.clear" if clearing else "patient.screening.update",
-            patient=patient,
-            changes=changes,
-        )
+    # Every write is a version, so every write is audited (the version number, never the values).
+    changes["version"] = screening.version
+    _audit(
+        actor=actor,
+        action="patient.screening.clear" if clearing else "patient.screening.update",
+        patient=patient,
+        changes=changes,
+    )
     if status != previous or clearing:
         event_record(
             name=f"screening.{status}", organization=patient.organization, payload={"patient_id": patient.pk}

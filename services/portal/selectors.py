@@ -4,11 +4,29 @@ Each read filters by `patient__portal_user=user`, so another patient's rows are 
 (the API answers 404 for their ids, as for ids that do not exist).
 """
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
 
 from services.billing.models import Invoice, InvoiceStatus
+from services.organizations.access import access_roles
 from services.organizations.models import User
+from services.organizations.scope import Scope
+from services.portal.models import PortalAccount
 from services.scheduling.models import Appointment
+
+
+def portal_account_list(
+    *, scope: Scope, wanted: Iterable[str] = access_roles("portal_accounts")
+) -> QuerySet[PortalAccount]:
+    """Portal accounts staff may see, scoped like patient records: an account linked to a record
+    only at the record's home clinic. An account not linked yet belongs to no clinic; the practice's
+    staff see it so that whoever meets the patient can match it to their record."""
+    accounts = scope.filter(PortalAccount.objects.select_related("user__patient"), location_field=None)
+    clinics = scope.location_ids(wanted)
+    if clinics is None:
+        return accounts
+    return accounts.filter(Q(user__patient__isnull=True) | Q(user__patient__home_location_id__in=clinics))
 
 
 def portal_appointments(*, user: User, status: str | None = None) -> QuerySet[Appointment]:

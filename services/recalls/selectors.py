@@ -1,13 +1,16 @@
 """Reads for staff (scoped to their clinics) and for patients (their own rows only)."""
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from services.clinics.selectors import location_list
 from services.core import clock
 from services.core.errors import NotFound
+from services.organizations.access import access_roles
 from services.organizations.models import User
 from services.organizations.scope import Scope
 from services.patients.models import Patient
@@ -105,10 +108,14 @@ GROUP BY r.location_id
 """
 
 
-def figures(*, organization_id: int, locations: list, days: int = 90) -> list[dict]:
-    """Per clinic over the last `days`: recalls made, converted to bookings, median days to booking."""
+def figures(
+    *, scope: Scope, wanted: Iterable[str] = access_roles("recalls"), location=None, days: int = 90
+) -> list[dict]:
+    """Per clinic over the last `days`: recalls made, converted to bookings, median days to booking;
+    at `location` or at each of the caller's clinics."""
+    locations = [location] if location else list(location_list(scope=scope, wanted=wanted).order_by("name"))
     params = {
-        "org": organization_id,
+        "org": scope.organization.pk,
         "locs": [loc.pk for loc in locations],
         "since": clock.now() - timedelta(days=days),
     }

@@ -14,7 +14,8 @@ Rules, per clinic:
   state on that day, and not booked;
 - for monitored services, the nurse:chair ratio: monitored sessions at every instant of the window,
   this one included, stay within (monitoring staff on shift) x ratio;
-- for REMS services, a certified clinic whose certification has not lapsed by the end of the window.
+- for REMS services, a certified clinic whose certification has not lapsed by the end of the window,
+  and a prescriber (services/clinical/gates.py) on shift there, licensed in its state, for all of it.
 """
 
 import math
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import BigIntegerField, Func, Q
 
+from services.clinical.gates import needs_prescriber, prescriber_roles
 from services.clinics.models import MONITORING_ROLES, Chair, Location, Service, Shift
 from services.scheduling import intervals as iv
 from services.scheduling.models import ACTIVE_STATUSES, Appointment
@@ -114,8 +116,12 @@ class LocationPlan:
     providers: list[Resource]
     staffed: list[iv.Interval] | None  # monitored services: some monitoring staff on shift
     monitor_ok: list[iv.Interval] | None  # monitored services: room for one more session
+    prescribed: list[iv.Interval] | None = None  # REMS services: a prescriber on site
 
     def __post_init__(self) -> None:
+        if self.prescribed is not None:
+            self.prescribed = iv.merge(self.prescribed)
+            self._rx_s = iv.starts_of(self.prescribed)
         self._open = iv.merge((lo, hi) for _, lo, hi in self.opening)
         self._open_s = iv.starts_of(self._open)
         if self.monitor_ok is not None:
@@ -127,6 +133,9 @@ class LocationPlan:
 
     def is_staffed(self, lo: int, hi: int) -> bool:
         return self.staffed is None or iv.covers(self.staffed, self._staffed_s, lo, hi)
+
+    def has_prescriber(self, lo: int, hi: int) -> bool:
+        return self.prescribed is None or iv.covers(self.prescribed, self._rx_s, lo, hi)
 
     def has_monitor_room(self, lo: int, hi: int) -> bool:
         return self.monitor_ok is None or iv.covers(self.monitor_ok, self._mon_s, lo, hi)
@@ -237,6 +246,8 @@ def load_plans(
     roles = set(service.provider_roles)
     if service.monitored:
         roles |= MONITORING_ROLES
+    rx_roles = prescriber_roles() if needs_prescriber(service) else frozenset()
+    roles |= rx_roles
     shifts = Shift.objects.filter(location_id__in=loc_ids, start__lt=hi, end__gt=lo, provider__active=True)
     if service.provider_roles:
         shifts = shifts.filter(provider__role__in=roles)
@@ -253,6 +264,7 @@ def load_plans(
     )
     providers: dict[int, dict[int, Resource]] = {pk: {} for pk in loc_ids}
     nurse_shifts: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
+    rx_shifts: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
     by_provider: dict[int, list[Resource]] = {}
     for location_id, start, end, pk, public_id, name, role, licences in shift_rows:
         until = licence_valid_until(licences, by_id[location_id].state, zones[location_id])
@@ -263,6 +275,8 @@ def load_plans(
             continue
         if role in MONITORING_ROLES and service.monitored:
             nurse_shifts[location_id].append(piece)
+        if role in rx_roles:
+            rx_shifts[location_id].append(piece)
         if service.provider_roles and role not in service.provider_roles:
             continue
         resource = providers[location_id].get(pk)
@@ -319,7 +333,14 @@ def load_plans(
             monitor_ok = iv.at_least(capacity + load, 1)
         plans.append(
             LocationPlan(
-                loc, zone, opening, chairs[loc.pk], provider_list, staffed=staffed, monitor_ok=monitor_ok
+                loc,
+                zone,
+                opening,
+                chairs[loc.pk],
+                provider_list,
+                staffed=staffed,
+                monitor_ok=monitor_ok,
+                prescribed=rx_shifts[loc.pk] if rx_roles else None,
             )
         )
     return plans

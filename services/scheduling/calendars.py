@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from services.clinics.models import Chair, Location, Provider, Shift
+from services.clinics.models import Chair, Provider, Shift
+from services.clinics.selectors import location_get
 from services.core import clock
 from services.core.errors import InvalidInput, NotFound
-from services.organizations.models import Role
+from services.organizations.access import access_roles
 from services.organizations.scope import Scope
 from services.scheduling import availability as av
 from services.scheduling.models import ACTIVE_STATUSES, Appointment
 
-NAME_ROLES = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.FRONT_DESK, Role.CLINICIAN})
+NAME_ROLES = access_roles("calendar_names")
 MAX_SCHEDULE_DAYS = 31
 FEED_PAST = timedelta(days=30)
 FEED_FUTURE = timedelta(days=180)
@@ -130,9 +131,7 @@ def _out_of_service(raw: list[dict], lo: datetime, hi: datetime, zone: ZoneInfo)
 def day_sheet_get(*, scope: Scope, location_id: str, day: date | None = None) -> CalendarView:
     """Chairs x time at one clinic on one local day (default: today there): each chair with its
     appointments, and who is on shift."""
-    location = scope.filter(Location.objects.all(), location_field="id").filter(public_id=location_id).first()
-    if location is None:
-        raise NotFound("No such location.")
+    location = location_get(scope=scope, public_id=location_id, wanted=access_roles("calendars"))
     zone = ZoneInfo(location.timezone)
     if day is None:
         day = clock.now().astimezone(zone).date()

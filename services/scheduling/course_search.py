@@ -115,7 +115,11 @@ def load_slots(
             while s < latest and s + dur_s <= close:
                 e, here = s + dur_s, s
                 s += step_s
-                if not (plan.is_staffed(here, e) and plan.has_monitor_room(here, e)):
+                if not (
+                    plan.is_staffed(here, e)
+                    and plan.has_monitor_room(here, e)
+                    and plan.has_prescriber(here, e)
+                ):
                     continue
                 if iv.overlaps(patient_busy, patient_starts, here, e):
                     continue

@@ -8,12 +8,13 @@ from django.db.models import QuerySet
 from services.clinics.models import Location, Service
 from services.core import clock
 from services.core.errors import InvalidInput
+from services.organizations.access import access_roles
 from services.organizations.scope import Scope
 from services.scheduling.models import Appointment, AppointmentStatus
 from services.scheduling.slots import Window, find_windows
 
 # Who may book, and so who may ask where there is room.
-BOOKING_ROLES = frozenset({"org_admin", "manager", "front_desk", "clinician"})
+BOOKING_ROLES = access_roles("availability")
 
 
 def availability_list(

@@ -70,7 +70,7 @@ def _plan_windows(plan: LocationPlan, service: Service, earliest: int, latest: i
         while s < latest and s + duration <= close:
             e = s + duration
             s0, s = s, s + step_s
-            if not plan.has_monitor_room(s0, e):
+            if not plan.has_monitor_room(s0, e) or not plan.has_prescriber(s0, e):
                 continue
             chosen_chair = None
             if chairs is not None:

@@ -59,7 +59,7 @@ def free_windows(*, location: Location, service: Service, lo: datetime, hi: date
         s = anchor + max(0, -(-(earliest - anchor) // step)) * step
         while s < latest and s + duration <= close:
             e = s + duration
-            if plan.is_staffed(s, e) and plan.has_monitor_room(s, e):
+            if plan.is_staffed(s, e) and plan.has_monitor_room(s, e) and plan.has_prescriber(s, e):
                 free_providers = tuple(p.id for p in plan.providers if p.works(s, e) and not p.is_busy(s, e))
                 if free_providers:
                     start, end = datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC)

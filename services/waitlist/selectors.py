@@ -1,14 +1,17 @@
 """Reads for the waitlist: who is eligible, in what order, a patient's honest position, the staff
 view and the per-clinic figures."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
+from services.clinics.selectors import location_list
 from services.core import clock
 from services.core.errors import NotFound
+from services.organizations.access import access_roles
 from services.organizations.scope import Scope
 from services.patients.models import ScreeningStatus
 from services.patients.selectors import screening_block_reason
@@ -206,11 +209,19 @@ GROUP BY el.location_id
 """
 
 
-def figures(*, organization_id: int, locations: list, days: int = 90) -> list[dict]:
-    """Per clinic over `days`: seconds from freed capacity to offer, acceptance rate, median wait."""
+def figures(
+    *, scope: Scope, wanted: Iterable[str] = access_roles("waitlist"), location=None, days: int = 90
+) -> list[dict]:
+    """Per clinic over `days`: seconds from freed capacity to offer, acceptance rate, median wait;
+    at `location` or at each of the caller's REMS-certified clinics."""
+    locations = (
+        [location]
+        if location
+        else list(location_list(scope=scope, wanted=wanted).filter(rems_certified=True).order_by("name"))
+    )
     locs = [loc.pk for loc in locations]
     params = {
-        "org": organization_id,
+        "org": scope.organization.pk,
         "since": clock.now() - timedelta(days=days),
         "locs": locs,
         "now": clock.now(),

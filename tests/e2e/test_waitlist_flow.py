@@ -27,7 +27,7 @@ def blocked_clinic():
     org = OrganizationFactory()
     clinic = spravato_clinic(org)
     desk = staff_with_role("front_desk", location=clinic.location)
-    other = PatientFactory(home_location=clinic.location, cleared=True)
+    other = PatientFactory(home_location=clinic.location, cleared=True, enrolled=True)
     booking = appointment_book(
         actor=desk,
         patient=other,

@@ -1,7 +1,9 @@
 """Patients and their intake screening.
 
 `PatientFactory()` gives a patient with a pending screening; `PatientFactory(cleared=True)` one that a
-clinician has cleared with negative tests taken a week ago (bookable for screened services), and
+clinician has cleared with complete findings (negative tests taken a week ago, vitals, every
+contraindication answered no, medications) and is bookable for screened services;
+`PatientFactory(enrolled=True)` also has its Spravato REMS enrolment recorded; and
 `PatientFactory(flagged=True)` one flagged for uncontrolled hypertension.
 """
 
@@ -11,7 +13,7 @@ from decimal import Decimal
 import factory
 
 from services.core import clock
-from services.patients.models import Patient, Screening
+from services.patients.models import Contraindication, Patient, Screening
 from tests.factories.clinics import LocationFactory
 
 
@@ -38,6 +40,12 @@ class ScreeningFactory(factory.django.DjangoModelFactory):
             pulse=72,
             spo2=98,
             weight_kg=Decimal("70.5"),
+            contraindication_answers=factory.LazyFunction(
+                lambda: dict.fromkeys(Contraindication.values, False)
+            ),
+            medications=factory.LazyFunction(
+                lambda: {"names": ["sertraline"], "maoi": False, "benzodiazepine": False, "stimulant": False}
+            ),
         )
         cleared = factory.Trait(
             tested=True,
@@ -49,6 +57,9 @@ class ScreeningFactory(factory.django.DjangoModelFactory):
             tested=True,
             status="flagged",
             contraindications=factory.LazyFunction(lambda: ["uncontrolled_hypertension"]),
+            contraindication_answers=factory.LazyFunction(
+                lambda: {c: c == "uncontrolled_hypertension" for c in Contraindication.values}
+            ),
         )
 
 
@@ -69,6 +80,20 @@ class PatientFactory(factory.django.DjangoModelFactory):
     class Params:
         cleared = False
         flagged = False
+
+    @factory.post_generation
+    def enrolled(self, create, extracted, **kwargs):
+        """`enrolled=True`: the Spravato REMS patient enrolment is recorded."""
+        if create and extracted:
+            from services.waitlist.models import SpravatoEligibility
+
+            SpravatoEligibility.objects.create(
+                organization=self.organization,
+                patient=self,
+                rems_status="enrolled",
+                rems_patient_id=f"RP-{self.pk}",
+                rems_enrolled_on=clock.now().date(),
+            )
 
     # Every patient has a screening row, as patient_create makes one; pass screening=None to skip.
     screening = factory.RelatedFactory(

@@ -47,6 +47,7 @@ class Clinic:
     chairs: list
     providers: list
     services: dict = field(default_factory=dict)
+    prescribers: list = field(default_factory=list)
 
 
 def bookable_clinic(
@@ -55,11 +56,15 @@ def bookable_clinic(
     chairs: int = 2,
     providers: int = 2,
     provider_role: str = "registered_nurse",
+    prescribers: int = 1,
     shift_start: datetime,
     shift_hours: int = 24 * 7,
     **location_fields,
 ) -> Clinic:
-    """A clinic open 08:00-18:00 daily; `chairs` IV+Spravato chairs, `providers` on one long shift."""
+    """A clinic open 08:00-18:00 daily; `chairs` IV+Spravato chairs, `providers` on one long shift.
+
+    `prescribers` physicians work the same shift, so Spravato has the prescriber on site it needs;
+    they are not among `providers` (nobody books them as a session's provider)."""
     location_fields.setdefault("opening_hours", list(EVERY_DAY_8_TO_18))
     location_fields.setdefault("rems_certified", True)
     location_fields.setdefault("rems_certification_id", "REMS-123")
@@ -77,7 +82,11 @@ def bookable_clinic(
         ProviderFactory(organization=org, name=f"Provider {i + 1}", role=provider_role, licences=licence)
         for i in range(providers)
     ]
-    for provider in provider_rows:
+    prescriber_rows = [
+        ProviderFactory(organization=org, name=f"Dr Prescriber {i + 1}", role="physician", licences=licence)
+        for i in range(prescribers)
+    ]
+    for provider in provider_rows + prescriber_rows:
         ShiftFactory(
             provider=provider,
             location=location,
@@ -114,4 +123,10 @@ def bookable_clinic(
             provider_roles=[provider_role],
         ),
     }
-    return Clinic(location=location, chairs=chair_rows, providers=provider_rows, services=services)
+    return Clinic(
+        location=location,
+        chairs=chair_rows,
+        providers=provider_rows,
+        services=services,
+        prescribers=prescriber_rows,
+    )

@@ -1,7 +1,8 @@
 """A Spravato clinic and patients waiting for it.
 
 `spravato_clinic()` builds a REMS-certified clinic open only on the given weekdays and hours, with
-Spravato-certified chairs, a registered nurse on shift whenever it is open, and the practice's
+Spravato-certified chairs, a registered nurse and a prescribing physician on
+shift whenever it is open, and the practice's
 Spravato service; with the defaults (Mondays and Thursdays 09:00-11:00, one chair) exactly one
 two-hour session fits a day, so each induction course is predictable. `waiting_patient()` gives a
 patient with a verified portal account, cleared screening, REMS enrolment, an approved
@@ -42,6 +43,7 @@ class SpravatoClinic:
     service: Service
     chairs: list = field(default_factory=list)
     nurses: list = field(default_factory=list)
+    prescribers: list = field(default_factory=list)
 
     def local(self, day: date, hhmm: str = "09:00") -> datetime:
         zone = zoneinfo.ZoneInfo(self.location.timezone)
@@ -73,6 +75,7 @@ def spravato_clinic(
     closes: str = "11:00",
     chairs: int = 1,
     nurses: int = 1,
+    prescribers: int = 1,
     weeks: int = 10,
     start: date | None = None,
     timezone="America/Los_Angeles",
@@ -100,13 +103,17 @@ def spravato_clinic(
     ]
     zone = zoneinfo.ZoneInfo(timezone)
     first = start or clock.now().astimezone(zone).date()
-    for n in range(nurses):
+    staff = [("registered_nurse", f"Nurse {name} {n + 1}", clinic.nurses) for n in range(nurses)]
+    # Spravato is dosed with a prescriber on site: a physician works the same hours.
+    staff += [("physician", f"Dr {name} {n + 1}", clinic.prescribers) for n in range(prescribers)]
+    for n, (role, who, into) in enumerate(staff):
         nurse = ProviderFactory(
             organization=organization,
-            name=f"Nurse {name} {n + 1}",
-            licences=[{"state": state, "number": f"RN-{n}", "expires": None}],
+            name=who,
+            role=role,
+            licences=[{"state": state, "number": f"L-{n}", "expires": None}],
         )
-        clinic.nurses.append(nurse)
+        into.append(nurse)
         for offset in range(weeks * 7):
             day = first + timedelta(days=offset)
             if day.weekday() in weekdays:

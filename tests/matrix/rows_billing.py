@@ -57,6 +57,10 @@ def waiting_refund(world):
     )
 
 
+def draft_invoice(world):
+    return InvoiceFactory(patient=world.objects["billing_patient"], status="draft")
+
+
 def o(world, name):
     return world.objects[name].public_id
 
@@ -85,6 +89,12 @@ ROWS = [
         },
         201,
         names_object=False,
+    ),
+    Row(
+        "invoices.issue",
+        "post",
+        lambda w: f"/api/v1/invoices/{draft_invoice(w).public_id}/issue",
+        TAKERS,
     ),
     Row(
         "invoices.void",

@@ -72,6 +72,18 @@ ROWS = [
         names_object=False,
     ),
     Row("chairs.update", "patch", chair, MANAGERS, lambda w: {"capabilities": ["spravato"]}),
+    Row(
+        "chairs.replace",
+        "put",
+        chair,
+        MANAGERS,
+        lambda w: {
+            "location": w.home.public_id,
+            "name": "Recliner 2",
+            "capabilities": ["iv"],
+            "active": True,
+        },
+    ),
     Row("chairs.delete", "delete", chair, MANAGERS, None, 204),
     Row("providers.list", "get", lambda w: "/api/v1/providers", EVERYONE, names_object=False),
     Row("providers.get", "get", provider, EVERYONE),
@@ -90,6 +102,18 @@ ROWS = [
         names_object=False,
     ),
     Row("providers.update", "patch", provider, MANAGERS, lambda w: {"licensed_states": ["CA", "IA"]}),
+    Row(
+        "providers.replace",
+        "put",
+        provider,
+        MANAGERS,
+        lambda w: {
+            "name": "Dr. Ada Lin",
+            "role": "physician",
+            "npi": "1234567893",
+            "licensed_states": ["CA"],
+        },
+    ),
     Row("providers.delete", "delete", provider, MANAGERS, None, 204),
     Row("shifts.list", "get", shifts, EVERYONE),
     Row("shifts.get", "get", shift, EVERYONE),
@@ -97,6 +121,7 @@ ROWS = [
     Row(
         "shifts.update", "patch", shift, MANAGERS, lambda w: {"end": (START + timedelta(hours=4)).isoformat()}
     ),
+    Row("shifts.replace", "put", shift, MANAGERS, new_shift),
     Row("shifts.delete", "delete", shift, MANAGERS, None, 204),
     Row("services.list", "get", lambda w: "/api/v1/services", EVERYONE, names_object=False),
     Row("services.get", "get", service, EVERYONE),
@@ -115,6 +140,18 @@ ROWS = [
         names_object=False,
     ),  # fmt: skip
     Row("services.update", "patch", service, ADMIN, lambda w: {"chair_minutes": 90}),
+    Row(
+        "services.replace",
+        "put",
+        service,
+        ADMIN,
+        lambda w: {
+            "code": w.objects["service"].code,
+            "name": "Consultation, 60 minutes",
+            "chair_minutes": 60,
+            "price": {"amount": 25000, "currency": "usd"},
+        },
+    ),
     Row("services.delete", "delete", service, ADMIN, None, 204),
     Row("services.price.get", "get", price, EVERYONE),
     Row(

@@ -28,6 +28,9 @@ ROWS = [
         MANAGERS,
         lambda w: {"phone": "+15555550123"},
     ),
+    Row(
+        "locations.replace", "put", lambda w: f"/api/v1/locations/{w.home.public_id}", MANAGERS, new_location
+    ),
     Row("locations.delete", "delete", lambda w: f"/api/v1/locations/{w.home.public_id}", ADMIN, None, 204),
     Row("staff.list", "get", lambda w: "/api/v1/staff", ADMIN, names_object=False),
     Row("staff.get", "get", lambda w: f"/api/v1/staff/{w.users['manager'].public_id}", ADMIN),

@@ -127,6 +127,9 @@ ROWS = [
         lambda w: {"description": "Six infusions over three weeks"},
     ),
     Row(
+        "packages.replace", "put", lambda w: f"/api/v1/packages/{o(w, 'pkg_package')}", CATALOGUE, new_package
+    ),
+    Row(
         "packages.delete", "delete", lambda w: f"/api/v1/packages/{o(w, 'pkg_package')}", CATALOGUE, None, 204
     ),
     Row("credits.get", "get", lambda w: f"/api/v1/patients/{o(w, 'pkg_patient')}/credits", EVERYONE),
@@ -171,6 +174,13 @@ ROWS = [
         lambda w: f"/api/v1/payment-plan-policies/{w.home.public_id}",
         MANAGERS,
         lambda w: {"retry_days": [2, 5], "block_after_days": 10, "charge_hour": 8},
+    ),
+    Row(
+        "plan_policies.patch",
+        "patch",
+        lambda w: f"/api/v1/payment-plan-policies/{w.home.public_id}",
+        MANAGERS,
+        lambda w: {"charge_hour": 9},
     ),
     Row(
         "plan_policies.delete",

@@ -38,6 +38,7 @@ ROWS = [
     Row("patients.replace", "put", patient_path(), CLINICAL, new_patient),
     Row("patients.archive", "delete", patient_path(), CLINICAL, None, 204),
     Row("patients.screening.get", "get", patient_path(suffix="/screening"), CLINICAL),
+    Row("patients.screening.history", "get", patient_path(suffix="/screening/history"), CLINICAL),
     Row(
         "patients.screening.put",
         "put",

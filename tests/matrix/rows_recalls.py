@@ -108,6 +108,13 @@ ROWS = [
         MANAGERS,
         lambda w: {"lead_time_days": 10},
     ),
+    Row(
+        "recall_policies.patch",
+        "patch",
+        lambda w: f"/api/v1/recall-policies/{w.home.public_id}",
+        MANAGERS,
+        lambda w: {"lead_time_days": 12},
+    ),
     Row("check_ins.list", "get", lambda w: "/api/v1/check-ins", READERS, names_object=False),
     Row("check_ins.get", "get", checkin_path(), READERS),
     Row("check_ins.review", "post", checkin_path("/review"), CLINICIAN, lambda w: {"note": "reviewed"}),

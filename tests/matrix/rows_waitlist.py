@@ -101,6 +101,13 @@ ROWS = [
         EVERYONE,
         lambda w: {"rems_status": "pending"},
     ),
+    Row(
+        "eligibility.patch",
+        "patch",
+        lambda w: f"/api/v1/spravato-eligibility/{obj(w, 'spare_patient').public_id}",
+        EVERYONE,
+        lambda w: {"rems_status": "pending"},
+    ),
     Row("waitlist_policy.get", "get", lambda w: f"/api/v1/waitlist-policies/{w.home.public_id}", CLINICAL),
     Row(
         "waitlist_policy.update",
@@ -108,6 +115,13 @@ ROWS = [
         lambda w: f"/api/v1/waitlist-policies/{w.home.public_id}",
         MANAGERS,
         lambda w: {"offer_hold_hours": 12},
+    ),
+    Row(
+        "waitlist_policy.patch",
+        "patch",
+        lambda w: f"/api/v1/waitlist-policies/{w.home.public_id}",
+        MANAGERS,
+        lambda w: {"offer_hold_hours": 10},
     ),
     Row(
         "portal_accounts.list",

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from django.core.management import get_commands
 
+from infra.devstack import POSTGRES_LOGGING
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = ROOT / "infra" / "docker" / "Dockerfile"
@@ -24,6 +26,7 @@ MANIFESTS = [
     for doc in yaml.safe_load_all(path.read_text())
 ]
 REQUIRED_SERVICES = {"postgres", "redis", "localstripe", "api", "worker", "scheduler"}
+APP_DEPLOYMENTS = {"chairside-api", "chairside-worker", "chairside-scheduler", "chairside-migrate"}
 ENV_READ = re.compile(
     r"""(?:os\.environ\.get|os\.getenv|os\.environ\.setdefault|environ\.get|env_bool|env_int|env_list)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
@@ -143,8 +146,12 @@ def containers(kind: str | None = None):
 
 
 def test_deploy_manifests_run_the_same_image_with_commands_that_exist():
-    found = {doc["metadata"]["name"]: container for doc, container in containers()}
-    assert {"chairside-api", "chairside-worker", "chairside-scheduler", "chairside-migrate"} <= set(found)
+    found = {
+        doc["metadata"]["name"]: container
+        for doc, container in containers()
+        if doc["metadata"]["name"] != "chairside-redis"  # the optional in-cluster Redis
+    }
+    assert set(found) == APP_DEPLOYMENTS
     assert len({c["image"] for c in found.values()}) == 1
     for container in found.values():
         assert_command_exists(container["command"])
@@ -169,3 +176,65 @@ def test_the_api_deployment_probes_healthz_and_readyz():
     api = next(c for doc, c in containers("Deployment") if doc["metadata"]["name"] == "chairside-api")
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_compose_redis_keeps_an_fsynced_aof_on_a_volume():
+    redis = COMPOSE["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    data_dir = command[command.index("--dir") + 1]
+    mounts = [volume.split(":") for volume in redis["volumes"]]
+    assert any(target == data_dir and source in COMPOSE["volumes"] for source, target in mounts)
+
+
+def test_compose_restarts_every_long_running_service_and_probes_worker_and_scheduler():
+    for name, service in COMPOSE["services"].items():
+        if service.get("restart") != "no" and "profiles" not in service:
+            assert service["restart"] in {"always", "unless-stopped"}, name
+    for role in ("worker", "scheduler"):
+        check = COMPOSE["services"][role]["healthcheck"]
+        # Compose restarts nothing that is merely unhealthy: a failed probe stops PID 1 instead.
+        assert check["test"] == ["CMD-SHELL", f"python -m workers.liveness {role} || kill -TERM 1"]
+        assert importlib.util.find_spec("workers.liveness")
+        assert check["start_period"] and check["interval"]
+
+
+def test_compose_has_no_default_webhook_secret():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "whsec_localstripe" not in text
+    for name, service in our_services().items():
+        value = service.get("environment", {}).get("STRIPE_WEBHOOK_SECRET")
+        if value is not None:
+            assert value.startswith("${STRIPE_WEBHOOK_SECRET:?"), name  # compose refuses to start without it
+
+
+def test_compose_postgres_logs_no_statement_values_like_the_dev_stack():
+    command = COMPOSE["services"]["postgres"]["command"]
+    assert command[0] == "postgres"
+    settings = dict(arg.split("=", 1) for arg in command[2::2])
+    assert command[1::2] == ["-c"] * len(settings)
+    assert settings == POSTGRES_LOGGING
+
+
+def test_deploy_worker_and_scheduler_have_liveness_probes_and_restart():
+    deployments = {doc["metadata"]["name"]: (doc, c) for doc, c in containers("Deployment")}
+    for role in ("api", "worker", "scheduler"):
+        doc, container = deployments[f"chairside-{role}"]
+        assert doc["spec"]["template"]["spec"]["restartPolicy"] == "Always"
+        if role != "api":
+            probe = container["livenessProbe"]
+            assert probe["exec"]["command"] == ["python", "-m", "workers.liveness", role]
+            assert probe["failureThreshold"] * probe["periodSeconds"] <= 120
+
+
+def test_deploy_redis_option_keeps_an_aof_on_a_persistent_volume():
+    redis = next(doc for doc in MANIFESTS if doc["metadata"]["name"] == "chairside-redis")
+    assert redis["kind"] == "StatefulSet"
+    container = redis["spec"]["template"]["spec"]["containers"][0]
+    command = container["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    claim = redis["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == claim)
+    assert mount["mountPath"] == command[command.index("--dir") + 1]

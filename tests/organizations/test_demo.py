@@ -1,7 +1,7 @@
 """The demo practice `make run` loads: what a new user finds when they sign in."""
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,3 +206,64 @@ def test_the_demo_patient_is_recalled_and_can_book_from_the_portal(demo):
     )
     assert booked.status_code == 201, booked.content
     assert Recall.objects.get(patient=plan.patient).status == "booked"
+
+
+def test_spravato_clinics_have_a_prescriber_whenever_open_and_the_demo_spravato_patient_books(demo):
+    from services.clinical.gates import prescriber_roles
+    from services.patients.findings import findings_missing
+    from services.patients.models import Screening
+
+    # Every shift day at a certified clinic has a prescriber licensed in its state for the opening hours.
+    for clinic in Location.objects.filter(organization=demo, rems_certified=True):
+        shifts = Shift.objects.filter(location=clinic).select_related("provider")
+        zone = ZoneInfo(clinic.timezone)
+        days = {s.start.astimezone(zone).date() for s in shifts}
+        covered = {
+            s.start.astimezone(zone).date()
+            for s in shifts
+            if s.provider.role in prescriber_roles()
+            and clinic.state in {lic["state"] for lic in s.provider.licences}
+        }
+        assert days == covered, (clinic.name, sorted(days - covered))
+    # Every cleared screening has complete findings and a recorded version.
+    for screening in Screening.objects.filter(organization=demo, status="cleared").select_related("patient"):
+        assert findings_missing(screening) == [] and screening.versions.count() == 1
+    # The front desk books the enrolled Spravato patient into the first window offered at Sacramento.
+    desk = sign_in("frontdesk.sac@demo.chairside.test")
+    sacramento = Location.objects.get(organization=demo, name="Sacramento")
+    spravato = Service.objects.get(organization=demo, code="spravato")
+    patient = Patient.objects.get(email="riley.spravato@demo.chairside.test")
+    zone = ZoneInfo(sacramento.timezone)
+    tomorrow = clock.now().astimezone(zone).date() + timedelta(days=1)
+    days = [tomorrow + timedelta(days=d) for d in range(7)]
+    closed = {c["date"] for c in sacramento.closures}
+    open_days = {
+        d
+        for d in days
+        if d.isoformat() not in closed and any(h["weekday"] == d.weekday() for h in sacramento.opening_hours)
+    }
+    start = datetime.combine(tomorrow, datetime.min.time(), tzinfo=zone)
+    response = desk.get(
+        "/api/v1/availability",
+        {
+            "service": spravato.public_id,
+            "location": sacramento.public_id,
+            "start": start.isoformat(),
+            "end": (start + timedelta(days=7)).isoformat(),
+        },
+    )
+    assert response.status_code == 200, response.content
+    windows = response.json()["results"]
+    offered = {datetime.fromisoformat(w["start"]).astimezone(zone).date() for w in windows}
+    assert offered == open_days  # every day the clinic opens, Tuesdays, Thursdays and Saturdays too
+    booked = desk.post(
+        "/api/v1/appointments",
+        {
+            "patient": patient.public_id,
+            "service": spravato.public_id,
+            "location": sacramento.public_id,
+            "start": windows[0]["start"],
+        },
+        format="json",
+    )
+    assert booked.status_code == 201, booked.content

@@ -7,11 +7,13 @@ import pytest
 from services.core import clock
 from services.core.models import AuditEntry, OutboxEvent
 from services.organizations.models import Role
+from services.patients.models import Contraindication
 from tests.conftest import client_for
 from tests.factories.organizations import staff_with_role
 from tests.factories.patients import PatientFactory
 
 pytestmark = pytest.mark.django_db
+CONTRAINDICATIONS = Contraindication.values
 
 
 def url(patient) -> str:
@@ -28,6 +30,18 @@ def full_intake(**overrides) -> dict:
         "urine_drug_screen": {"result": "negative", "date": today()},
         "pregnancy_test": {"result": "negative", "date": today()},
         "vitals": {"bp_systolic": 124, "bp_diastolic": 80, "pulse": 70, "spo2": 98, "weight_kg": 81.4},
+        **overrides,
+    }
+
+
+def findings(**overrides) -> dict:
+    """Complete intake findings (a clinician may clear on these), with parts replaced."""
+    return {
+        "vitals": {"bp_systolic": 124, "bp_diastolic": 80, "pulse": 70, "spo2": 98, "weight_kg": 81.4},
+        "urine_drug_screen": {"result": "negative", "date": today()},
+        "pregnancy_test": {"result": "negative", "date": today()},
+        "contraindications": dict.fromkeys(CONTRAINDICATIONS, False),
+        "medications": {"names": ["sertraline"], "maoi": False, "benzodiazepine": False, "stimulant": False},
         **overrides,
     }
 
@@ -169,11 +183,14 @@ def test_clinician_clears_a_flagged_patient_and_it_is_audited(clinician_client, 
 
 def test_a_new_finding_after_clearance_flags_again(clinician_client, front_desk_client, location):
     patient = PatientFactory(home_location=location, flagged=True)
-    clinician_client.put(url(patient), {"status": "cleared"}, format="json")
+    assert clinician_client.put(url(patient), {"status": "cleared"}, format="json").status_code == 200
     # Updating vitals, or repeating the accepted finding, keeps the clearance.
     kept = front_desk_client.put(
         url(patient),
-        {"contraindications": ["uncontrolled_hypertension"], "vitals": {"pulse": 77}},
+        {
+            "contraindications": ["uncontrolled_hypertension"],
+            "vitals": {"bp_systolic": 128, "bp_diastolic": 82, "pulse": 77},
+        },
         format="json",
     )
     assert kept.json()["status"] == "cleared"
@@ -183,27 +200,39 @@ def test_a_new_finding_after_clearance_flags_again(clinician_client, front_desk_
     assert flagged.json()["status"] == "flagged" and flagged.json()["cleared_by"] is None
 
 
-def test_staff_may_clear_a_screening_without_findings(front_desk_client, front_desk, patient):
-    """API.md restricts clearing a *flagged* patient; a clean intake is cleared by whoever records it."""
-    response = front_desk_client.put(url(patient), full_intake(status="cleared"), format="json")
+def test_front_desk_records_findings_but_never_clears(front_desk_client, patient):
+    """The bug as seen: front desk cleared with a bare status. Now 403, and nothing is recorded."""
+    for body in ({"status": "cleared"}, {"findings": findings(), "status": "cleared"}):
+        response = front_desk_client.put(url(patient), body, format="json")
+        assert response.status_code == 403
+        assert response["Content-Type"] == "application/problem+json"
+    patient.screening.refresh_from_db()
+    assert patient.screening.status == "pending" and patient.screening.version == 0
+    assert patient.screening.bp_systolic is None
+    # Recording is theirs: the same findings without the status are kept, still pending.
+    response = front_desk_client.put(url(patient), {"findings": findings()}, format="json")
     assert response.status_code == 200
-    assert response.json()["status"] == "cleared" and response.json()["cleared_by"] == front_desk.public_id
+    assert response.json()["status"] == "pending" and response.json()["missing_findings"] == []
 
 
 def test_clearing_with_expired_tests_on_record_is_refused(clinician_client, patient, settings):
     settings.PATIENT_SCREENING_VALIDITY_DAYS = 30
     old = (clock.now().date() - timedelta(days=45)).isoformat()
-    body = full_intake(urine_drug_screen={"result": "negative", "date": old}, status="cleared")
+    body = {"findings": findings(urine_drug_screen={"result": "negative", "date": old}), "status": "cleared"}
     response = clinician_client.put(url(patient), body, format="json")
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "urine_drug_screen"
+    assert response.json()["errors"][0]["field"] == "findings.urine_drug_screen"
 
 
-def test_valid_until_runs_from_the_oldest_required_test(front_desk_client, patient, settings):
+def test_valid_until_runs_from_the_oldest_required_test(clinician_client, patient, settings):
     settings.PATIENT_SCREENING_VALIDITY_DAYS = 365
     taken = clock.now().date() - timedelta(days=10)
-    body = full_intake(urine_drug_screen={"result": "negative", "date": taken.isoformat()}, status="cleared")
-    response = front_desk_client.put(url(patient), body, format="json")
+    body = {
+        "findings": findings(urine_drug_screen={"result": "negative", "date": taken.isoformat()}),
+        "status": "cleared",
+    }
+    response = clinician_client.put(url(patient), body, format="json")
+    assert response.status_code == 200, response.content
     assert response.json()["valid_until"] == (taken + timedelta(days=365)).isoformat()
 
 

@@ -27,7 +27,7 @@ def clinic(frozen_now, org):
 
 @pytest.fixture
 def patient(clinic):
-    return PatientFactory(home_location=clinic.location, cleared=True)
+    return PatientFactory(home_location=clinic.location, cleared=True, enrolled=True)
 
 
 @pytest.fixture

@@ -255,6 +255,16 @@ def oracle(location, service, s: datetime, e: datetime, now: datetime) -> bool:
                 reached = x.end
         return reached >= hi
 
+    if service.requires_rems:  # a prescriber on site for all of it; shifts of several prescribers add up
+        reached = s
+        for x in sorted(
+            (x for x in shifts if x.provider.role in {"physician", "nurse_practitioner"}),
+            key=lambda x: x.start,
+        ):
+            if x.start <= reached < x.end and licensed(x.provider, last_moment):
+                reached = x.end
+        if reached < e:
+            return False
     candidates = {x.provider for x in shifts if x.provider.role in service.provider_roles}
     if not any(
         on_shift(p, s, e) and licensed(p, last_moment) and not busy(provider_id=p.pk) for p in candidates
@@ -316,7 +326,7 @@ def test_every_window_offered_is_bookable_and_every_bookable_slot_is_offered(con
     )
     assert [w.start for w in offered] == expected
     actor = staff_with_role(Role.ORG_ADMIN, organization=location.organization)
-    patient = PatientFactory(home_location=location, cleared=True)
+    patient = PatientFactory(home_location=location, cleared=True, enrolled=True)
     for window in offered[:: max(1, len(offered) // 3)][:4]:
         with transaction.atomic():
             appointment = services.appointment_book(

@@ -95,9 +95,12 @@ def test_the_same_patient_cannot_be_in_two_places(desk_client, clinic, patient):
         ).status_code
         == 201
     )
+    # A consultation (not ketamine, so the gap rule does not apply) overlapping the infusion.
     response = post(
         desk_client,
-        book_body(patient, clinic.services["iv"], clinic.location, TUESDAY_9AM_LA + timedelta(minutes=30)),
+        book_body(
+            patient, clinic.services["consult"], clinic.location, TUESDAY_9AM_LA + timedelta(minutes=30)
+        ),
     )
     assert response.status_code == 409
     assert "patient" in response.json()["detail"].lower()

@@ -68,7 +68,7 @@ def test_staff_cannot_book_a_held_chair(clinic):
     waiting_patient(clinic.location)
     offer = offer_for(clinic)
     hold = offer.holds.order_by("start").first()
-    other = PatientFactory(home_location=clinic.location, cleared=True)
+    other = PatientFactory(home_location=clinic.location, cleared=True, enrolled=True)
     desk = staff_with_role("front_desk", location=clinic.location)
     response = client_for(desk).post(
         "/api/v1/appointments",
@@ -88,7 +88,7 @@ def test_staff_cannot_book_a_held_chair(clinic):
 
 def test_a_hold_cannot_be_placed_on_a_booked_chair(clinic):
     """The guard works the other way too, whatever wrote the appointment."""
-    other = PatientFactory(home_location=clinic.location, cleared=True)
+    other = PatientFactory(home_location=clinic.location, cleared=True, enrolled=True)
     from services.scheduling.services import appointment_book
 
     desk = staff_with_role("front_desk", location=clinic.location)

@@ -113,7 +113,7 @@ def test_staff_booking_the_chair_while_it_is_being_offered(attempt):
     clinic = spravato_clinic(OrganizationFactory())
     waiting_patient(clinic.location)
     desk = staff_with_role("front_desk", location=clinic.location)
-    walk_in = PatientFactory(home_location=clinic.location, cleared=True)
+    walk_in = PatientFactory(home_location=clinic.location, cleared=True, enrolled=True)
     first_thursday = clinic.local(NOW.date() + timedelta(days=3))
     results = race(
         lambda: waitlist_match_location(location_id=clinic.location.pk, trigger="test"),

@@ -46,8 +46,9 @@ def test_a_transient_error_is_retried_with_backoff_until_the_handler_succeeds(or
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_non_retryable_error_goes_to_the_dead_letters_at_once_and_can_be_redriven(org):
+def test_a_non_retryable_error_goes_to_the_dead_letters_at_once_and_can_be_redriven(org, settings):
     BEHAVIOUR["permanent"] = True
+    settings.METRICS_TOKEN = "scrape-secret"
     with running_worker():
         event = event_record(name="test.flaky", organization=org, payload={})
         wait_for(lambda: dead_letters("events"), what="a dead letter")
@@ -58,7 +59,7 @@ def test_a_non_retryable_error_goes_to_the_dead_letters_at_once_and_can_be_redri
         call_command("dead_letters", "list", stdout=listing)
         assert f"event={event.event_id}" in listing.getvalue()
         assert "PermanentFailure" in listing.getvalue()
-        metrics = client_for(None).get("/metrics").content.decode()
+        metrics = client_for(None).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").content.decode()
         assert 'chairside_dead_letter_messages{queue="events"} 1.0' in metrics
         assert 'chairside_jobs_failed_total{actor="tests.flaky"} 1.0' in metrics
 

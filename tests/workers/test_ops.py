@@ -28,12 +28,13 @@ def old_event(org, *, age: timedelta, dispatched: bool) -> OutboxEvent:
 
 
 @pytest.mark.django_db
-def test_metrics_show_the_outbox_backlog_and_its_oldest_age(org):
+def test_metrics_show_the_outbox_backlog_and_its_oldest_age(org, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
     old_event(org, age=timedelta(minutes=3), dispatched=False)
     old_event(org, age=timedelta(minutes=1), dispatched=False)
     old_event(org, age=timedelta(hours=1), dispatched=True)
 
-    response = client_for(None).get("/metrics")
+    response = client_for(None).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -63,15 +64,27 @@ def test_metrics_want_the_scrape_token_when_one_is_configured(settings):
     assert ok.status_code == 200
 
 
+@pytest.mark.django_db
+def test_metrics_are_not_public_without_a_token_unless_debug(settings):
+    settings.METRICS_TOKEN = ""
+    refused = client_for(None).get("/metrics")
+    assert refused.status_code == 403
+    assert "METRICS_TOKEN" in refused.json()["detail"]
+    assert "chairside_" not in refused.content.decode()
+    settings.DEBUG = True  # a developer's own machine
+    assert client_for(None).get("/metrics").status_code == 200
+
+
 @pytest.mark.django_db(transaction=True)
-def test_metrics_count_jobs_per_actor_and_scheduler_ticks(location, manager):
+def test_metrics_count_jobs_per_actor_and_scheduler_ticks(location, manager, settings):
     from workers import scheduler
 
+    settings.METRICS_TOKEN = "scrape-secret"
     with running_worker():
         location_update(actor=manager, location=location, data={"phone": "+19165550120"})
         wait_for(lambda: Notification.objects.filter(status="sent").exists(), what="delivery")
         scheduler.tick(jobs=[])
-        text = client_for(None).get("/metrics").content.decode()
+        text = client_for(None).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").content.decode()
         assert "chairside_workers_alive 1.0" in text
     assert 'chairside_jobs_processed_total{actor="notifications.location_updated"} 1.0' in text
     assert 'chairside_outbox_published_total{path="commit"}' in text

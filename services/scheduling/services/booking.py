@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 
+from services.clinical import gates
 from services.clinics.models import Chair, Location, Provider, Service
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.outbox import event_record
 from services.patients.models import Patient
-from services.patients.services import patient_require_active, screening_require_cleared
+from services.patients.services import patient_require_active
 from services.scheduling import availability as av
 from services.scheduling.models import Appointment, AppointmentSeries, AppointmentStatus
 
@@ -88,7 +89,6 @@ def _check_static(
     patient_require_active(patient=patient)
     for rule in _booking_rules:
         rule(patient=patient, service=service)
-    screening_require_cleared(patient=patient, service=service, at=start)
     if service.requires_rems and not location.rems_certified:
         raise RuleViolation(
             f"{location.name} is not REMS-certified for {service.name}.",
@@ -172,6 +172,7 @@ def _choose(
             field="provider" if provider else "start",
             code="provider-not-on-shift",
         )
+    gates.prescriber_require(covered=plan.has_prescriber(lo, hi), location=location, service=service)
     if not plan.is_staffed(lo, hi):
         raise RuleViolation(
             f"No nurse is on shift at {location.name} to monitor the whole session.",
@@ -218,8 +219,8 @@ def appointment_book(
 ) -> Appointment:
     """Book `service` for `patient` at `location` from `start`; a chair and provider are chosen if not given.
 
-    422 when a rule forbids it (screening, REMS, hours, shifts, capabilities); 409 when the window
-    is already taken, including by a concurrent booking that committed first.
+    422 when a rule forbids it (the clinical gates, REMS, hours, shifts, capabilities); 409 when the
+    window is already taken, including by a concurrent booking that committed first.
     """
     if start.tzinfo is None:
         raise InvalidInput("start needs a UTC offset.", field="start")
@@ -227,6 +228,8 @@ def appointment_book(
     _check_static(
         patient=patient, service=service, location=location, start=start, chair=chair, provider=provider
     )
+    # Screening, REMS enrolment, the gap between ketamine sessions: one module, for every path.
+    gates.booking_gates_check(patient=patient, service=service, location=location, start=start)
     end = start + timedelta(minutes=service.chair_minutes)
     if service.monitored:
         _lock_monitoring(location)

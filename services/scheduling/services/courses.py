@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from services.clinical.gates import rems_enrolment_require
 from services.clinics.models import Chair, Location, Provider, Service
 from services.core import clock
 from services.core.audit import audit_record
@@ -61,14 +62,8 @@ def _check_course(
                 field="location",
                 code="rems-not-certified",
             )
-        # The REMS patient enrolment is recorded with the Spravato eligibility (the waitlist's
-        # record, reached through its reverse relation so scheduling does not import the waitlist).
-        if not Patient.objects.filter(pk=patient.pk, spravato__rems_status="enrolled").exists():
-            raise RuleViolation(
-                "The patient's Spravato REMS enrolment is not recorded.",
-                field="patient",
-                code="rems-patient-not-enrolled",
-            )
+        # Checked again for every session by appointment_book; here it fails before any search.
+        rems_enrolment_require(patient=patient, service=service)
     existing = (
         AppointmentSeries.objects.filter(
             patient=patient,
@@ -112,7 +107,9 @@ def _book_sessions(
             )
         except DomainError as exc:
             label = _session_label(number, len(ordered), session.start, session.location)
-            raise type(exc)(f"{label}: {exc.detail}", field=exc.field, code=exc.code) from exc
+            raise type(exc)(
+                f"{label}: {exc.detail}", field=exc.field, code=exc.code, extra=exc.extra
+            ) from exc
     return booked
 
 
@@ -379,7 +376,7 @@ def appointment_series_session_move(
         )
     except DomainError as exc:
         label = _session_label(number, len(current), start, target)
-        raise type(exc)(f"{label}: {exc.detail}", field=exc.field, code=exc.code) from exc
+        raise type(exc)(f"{label}: {exc.detail}", field=exc.field, code=exc.code, extra=exc.extra) from exc
     audit_record(
         organization=home.organization,
         actor=actor,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from services.clinical.policy import clinical_policy_for
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
@@ -99,7 +100,10 @@ def appointment_check_in(*, actor, appointment: Appointment, ride_home_confirmed
             field="ride_home_confirmed",
             code="ride-home-required",
         )
-    screening_require_cleared(patient=appointment.patient, service=service, at=clock.now())
+    validity = clinical_policy_for(location_id=appointment.location_id).screening_validity_days
+    screening_require_cleared(
+        patient=appointment.patient, service=service, at=clock.now(), validity_days=validity
+    )
     appointment.status = AppointmentStatus.CHECKED_IN
     appointment.ride_home_confirmed = ride_home_confirmed
     appointment.checked_in_at = clock.now()

@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from services.clinical.demo import load_clinical_records
 from services.clinics.models import Chair, Location, Provider, Service, ServicePrice, Shift
 from services.clinics.validation import npi_check_digit
 from services.core import clock
@@ -93,9 +94,11 @@ PROVIDERS = [
     ("Dr. Rachel Stein", "physician", ["MD", "DC", "VA"], days_at(Bethesda=WEEK)),
     ("Jordan Lee, RN", "registered_nurse", ["MD"], days_at(Bethesda=WEEK)),
     ("Dana Whitfield, LMFT", "therapist", ["CA", "IA"], days_at(Sacramento=(1,), Davenport=(3,))),
+    # Spravato is dosed with a prescriber on site: Sacramento's days without Dr. Park (Tue, Thu, Sat).
+    ("Dr. Omar Haddad", "physician", ["CA"], days_at(Sacramento=(1, 3, 5))),
 ]
 
-# The catalogue of DOMAIN.md; prices in cents; cpt_code is the CPT/HCPCS code printed on superbills.
+# The demo service catalogue; prices in cents; cpt_code is the CPT/HCPCS code printed on superbills.
 NURSES = ["nurse_practitioner", "registered_nurse"]
 SERVICES = {
     "consultation": dict(name="Consultation and screening", chair_minutes=45, needs_chair=False,
@@ -304,7 +307,16 @@ def load_patients(demo: Demo) -> None:
     load_maintenance_patient(demo, password_hash=demo_password_hash())
 
 
-STEPS = [load_practice, load_clinics, load_catalogue, load_providers, load_shifts, load_logins, load_patients]
+STEPS = [
+    load_practice,
+    load_clinics,
+    load_catalogue,
+    load_providers,
+    load_shifts,
+    load_logins,
+    load_patients,
+    load_clinical_records,
+]
 
 
 class Command(BaseCommand):
