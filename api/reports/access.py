@@ -1,26 +1,24 @@
-"""Who may read which report (kept in one place so the practice's access map can absorb it).
-
-Managers read the reports of their own clinics; org admins and billing staff read the whole practice.
-Money reports never reach clinical-only roles (front desk, clinicians); clinicians read the clinical
-operations report of their clinics.
+"""Which access-map entry each report reads (services/organizations/access.py holds the roles), and
+the one reach rule of the reports: billing staff read the whole practice, wherever their role was
+granted; managers and clinicians read their own clinics; org admins everything.
 """
 
-from api.permissions import MANAGERS
+from services.organizations.access import access_roles
 from services.organizations.models import Role
 
-MONEY_REPORTS = frozenset({"revenue", "aging", "liabilities"})
-
-READ_ROLES: dict[str, frozenset[str]] = {
-    "utilization": MANAGERS | {Role.BILLING},
-    "attendance": MANAGERS | {Role.BILLING},
-    "revenue": MANAGERS | {Role.BILLING},
-    "aging": MANAGERS | {Role.BILLING},
-    "liabilities": MANAGERS | {Role.BILLING},
-    "compliance": MANAGERS | {Role.CLINICIAN},
+ACCESS_KEYS: dict[str, str] = {
+    "utilization": "reports_operations",
+    "attendance": "reports_operations",
+    "revenue": "reports_money",
+    "aging": "reports_money",
+    "liabilities": "reports_money",
+    "compliance": "reports_clinical",
 }
 
-# Roles that reach every clinic of the practice, wherever the role was granted.
-PRACTICE_ROLES = frozenset({Role.BILLING})
+READ_ROLES: dict[str, frozenset[str]] = {report: access_roles(key) for report, key in ACCESS_KEYS.items()}
 
-# The page shows a report when the caller may read it; it needs one of these to open at all.
+# Roles that reach every clinic of the practice, wherever the role was granted.
+PRACTICE_ROLES = frozenset({Role.BILLING.value})
+
+# The page opens for anyone who may read at least one report.
 PAGE_ROLES = frozenset().union(*READ_ROLES.values())

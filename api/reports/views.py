@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from api.permissions import scope_of
 from api.reports import csv_export
-from api.reports.access import PRACTICE_ROLES, READ_ROLES
+from api.reports.access import ACCESS_KEYS, PRACTICE_ROLES, READ_ROLES
 from api.reports.params import KNOWN, read_options, read_period, requested_locations
 from services.reports import selectors
 from services.reports.shapes import SHAPES
@@ -124,7 +124,7 @@ def _view(report: str):
     def get(self, request):
         return ReportView.get(self, request)
 
-    attrs = {"report": report, "read_roles": READ_ROLES[report], "get": get}
+    attrs = {"report": report, "access": ACCESS_KEYS[report], "get": get}
     return type(f"{report.capitalize()}ReportView", (ReportView,), attrs)
 
 
