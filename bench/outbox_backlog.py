@@ -3,8 +3,8 @@ the same after a Redis outage (events committed while the broker was down, then 
 
     DATABASE_URL=... REDIS_URL=... python bench/outbox_backlog.py [--events 100000]
 
-Times the relay (outbox -> broker). A worker then runs the handlers; with --handle it also times
-that, which takes far longer than the relay at this size.
+Times the relay only (outbox -> broker); no worker runs the handlers here, and the queued messages
+are flushed afterwards. bench/event_throughput.py times commit -> handler completion.
 """
 
 import argparse

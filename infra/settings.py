@@ -213,6 +213,12 @@ OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 5)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
 OUTBOX_READY_MAX_AGE_SECONDS = env_int("OUTBOX_READY_MAX_AGE_SECONDS", 300)  # /readyz fails past this lag
 SCHEDULER_TICK_SECONDS = env_int("SCHEDULER_TICK_SECONDS", 1)
+# The reconciler (issue #12): events dispatched this long ago (plus the handler's own retry backoff)
+# without a processed row per handler are published again, at most MAX_ATTEMPTS times, then `dead`.
+OUTBOX_RECONCILE_SECONDS = env_int("OUTBOX_RECONCILE_SECONDS", 30)
+OUTBOX_RECONCILE_GRACE_SECONDS = env_int("OUTBOX_RECONCILE_GRACE_SECONDS", 180)
+OUTBOX_RECONCILE_MAX_ATTEMPTS = env_int("OUTBOX_RECONCILE_MAX_ATTEMPTS", 5)
+OUTBOX_RECONCILE_BATCH = env_int("OUTBOX_RECONCILE_BATCH", 1000)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # when set, /metrics wants "Authorization: Bearer <it>"
 SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "services.notifications.sms.LocalFileSmsProvider")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(DATA_DIR / "sms"))

@@ -5,12 +5,14 @@ and worker process after its commits, plus the scheduler's sweep) run side by si
 publish one event twice at the same time. An event is marked dispatched in the transaction that
 claimed it, after the broker took it; if the broker is down the row keeps `dispatched_at` null
 with `attempts` and `last_error`, and the next sweep tries again. Publishing is at least once
-(a crash between the broker's ack and our commit re-sends), so handlers are idempotent.
+(a crash between the broker's ack and our commit re-sends), so handlers are idempotent. A message
+Redis loses after this point is the reconciler's business (workers/reconciler.py, docs/events.md).
 """
 
 import logging
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,20 +55,29 @@ def publish(
         if not rows:
             return PublishResult(0, 0)
         sent: list[int] = []
+        # Whom each event went to, so the reconciler checks exactly those handlers even after the
+        # registry changes; an event nobody handles is handled as soon as it is dispatched.
+        by_handlers: dict[tuple[str, ...], list[int]] = defaultdict(list)
         error: BaseException | None = None
         for row in rows:
             try:
                 message = Event.from_row(row).as_message()
-                for actor in handlers_for(row.name):
+                actors = handlers_for(row.name)
+                for actor in actors:
                     broker.enqueue(actor.message(message))
             except Exception as exc:  # noqa: BLE001 - any broker failure: stop, the sweep retries
                 error = exc
                 break
             sent.append(row.pk)
+            by_handlers[tuple(actor.actor_name for actor in actors)].append(row.pk)
         now = clock.now()
-        if sent:
-            OutboxEvent.objects.filter(pk__in=sent).update(
-                dispatched_at=now, attempts=F("attempts") + 1, last_error=""
+        for names, pks in by_handlers.items():
+            OutboxEvent.objects.filter(pk__in=pks).update(
+                dispatched_at=now,
+                attempts=F("attempts") + 1,
+                last_error="",
+                handlers=list(names),
+                handled_at=None if names else now,
             )
         unsent = [row.pk for row in rows[len(sent) :]]
         if unsent:

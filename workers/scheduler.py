@@ -41,7 +41,7 @@ from services.core.outbox import event_record  # noqa: E402
 from services.notifications.services import notifications_release_due  # noqa: E402
 from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
-from workers import liveness, outbox  # noqa: E402
+from workers import liveness, outbox, reconciler  # noqa: E402
 from workers.actors.billing import billing_reconcile_all, billing_sweep  # noqa: E402
 
 logger = logging.getLogger("chairside.scheduler")
@@ -139,6 +139,7 @@ def clinic_morning(location: Location, local_date: date) -> None:
 JOBS: list[Every | DailyPerClinic] = [
     Every("outbox.sweep", settings.OUTBOX_SWEEP_SECONDS, lambda: outbox.sweep(max_seconds=5)),
     Every("outbox.prune", 3600, outbox.prune),
+    Every("outbox.reconcile", settings.OUTBOX_RECONCILE_SECONDS, reconciler.run),  # missing deliveries again
     Every("notifications.release_due", 60, notifications_release_due),
     DailyPerClinic("clinic.morning", time(7, 0), clinic_morning),
     Every("waitlist.offers", 30, waitlist_offers_tick),  # expiry (cascades to the next patient), reminders

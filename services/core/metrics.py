@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.core.cache import cache
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 
-from services.core.outbox import outbox_backlog
+from services.core.outbox import deliveries_dead_count, events_awaiting, outbox_backlog
 
 logger = logging.getLogger("chairside.metrics")
 
@@ -26,6 +26,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "chairside_jobs_retried": ("Jobs that raised and were re-enqueued with backoff, per actor.", ("actor",)),
     "chairside_outbox_published": ("Outbox events handed to the broker.", ("path",)),
     "chairside_outbox_publish_errors": ("Failed attempts to hand outbox events to the broker.", ("path",)),
+    "chairside_events_republished": (
+        "(event, handler) pairs the reconciler published again, no processed row after the grace.",
+        ("handler",),
+    ),
     "chairside_scheduler_ticks": ("Scheduler ticks run while holding the scheduler lock.", ()),
     "chairside_scheduler_jobs_fired": ("Periodic jobs fired, per job.", ("job",)),
 }
@@ -81,6 +85,7 @@ class _Collector:
             "Age of the oldest event not yet handed to the broker (0 when none).",
             value=backlog.oldest_age_seconds,
         )
+        yield from _event_delivery_metrics()
         for collect in _collectors:
             try:
                 yield from collect()
@@ -88,6 +93,25 @@ class _Collector:
                 logger.warning(
                     "metrics collector failed", extra={"collector": getattr(collect, "__name__", "?")}
                 )
+
+
+def _event_delivery_metrics() -> Iterable[Metric]:
+    awaiting = events_awaiting()
+    buckets = [(str(edge), float(count)) for edge, count in awaiting.buckets] + [("+Inf", awaiting.count)]
+    yield GaugeHistogramMetricFamily(
+        "chairside_events_awaiting_age_seconds",
+        "Committed events not yet handled by every handler (nor dead-lettered), by age since they occurred.",
+        buckets=buckets,
+        gsum_value=awaiting.age_sum_seconds,
+    )
+    dead = GaugeMetricFamily(
+        "chairside_event_deliveries_dead",
+        "(event, handler) pairs dead-lettered by the reconciler after its attempts, per handler.",
+        labels=["handler"],
+    )
+    for handler, count in sorted(deliveries_dead_count().items()):
+        dead.add_metric([handler], count)
+    yield dead
 
 
 def render() -> bytes:

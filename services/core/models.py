@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from services.core.ids import new_public_id
@@ -53,7 +54,9 @@ class OutboxEvent(models.Model):
     """A domain event written in the same transaction as the change it describes.
 
     The relay (workers/outbox.py) publishes undispatched rows to Dramatiq after commit and from a
-    periodic sweep; delivery is at least once, so handlers are idempotent.
+    periodic sweep; delivery is at least once, so handlers are idempotent. `handlers` records whom
+    the relay published it to; the reconciler (workers/reconciler.py) sets `handled_at` once each of
+    them has a ProcessedEvent row (or was given up as dead), and publishes again what is missing.
     """
 
     event_id = models.UUIDField(unique=True)
@@ -64,6 +67,9 @@ class OutboxEvent(models.Model):
     dispatched_at = models.DateTimeField(null=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # Null until dispatched; rows written before the reconciler existed fall back to the registry.
+    handlers = ArrayField(models.CharField(max_length=128), null=True)
+    handled_at = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [
@@ -73,6 +79,12 @@ class OutboxEvent(models.Model):
                 condition=models.Q(dispatched_at__isnull=True),
             ),
             models.Index(fields=["dispatched_at"], name="outbox_dispatched_at"),
+            # The reconciler's and /metrics' working set: dispatched, not yet known to be handled.
+            models.Index(
+                fields=["dispatched_at", "id"],
+                name="outbox_unhandled",
+                condition=models.Q(handled_at__isnull=True, dispatched_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,6 +132,35 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} {self.event_id}"
+
+
+class EventDelivery(models.Model):
+    """The reconciler's record of an (event, handler) pair it had to publish again.
+
+    Written only for pairs that went missing (a lost message, a failing handler), so the table stays
+    small. After OUTBOX_RECONCILE_MAX_ATTEMPTS re-publications without a ProcessedEvent row the pair
+    is `dead`: nothing publishes it again until someone re-drives it (`manage.py dead_deliveries`).
+    """
+
+    PENDING = "pending"
+    DEAD = "dead"
+    STATES = [(PENDING, "Pending"), (DEAD, "Dead")]
+
+    event_id = models.UUIDField()
+    handler = models.CharField(max_length=128)
+    attempts = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=STATES, default=PENDING)
+    last_published_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id", "handler"], name="event_delivery_once")]
+        indexes = [
+            models.Index(fields=["last_published_at"], name="event_delivery_published"),
+            models.Index(fields=["handler"], name="event_delivery_dead", condition=models.Q(state="dead")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handler} {self.event_id} ({self.state}, {self.attempts} attempts)"
 
 
 class SchedulerMark(models.Model):

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils.dateparse import parse_datetime
 
 from services.core import clock
-from services.core.models import OutboxEvent, ProcessedEvent
+from services.core.models import EventDelivery, OutboxEvent, ProcessedEvent
 
 # workers/ registers a callback here to publish right after commit; services never import workers.
 _on_commit_hooks: list[Callable[[list[int]], None]] = []
@@ -108,10 +108,15 @@ def outbox_backlog() -> Backlog:
 
 
 def outbox_prune(*, older_than: timedelta, batch: int = 5000) -> int:
-    """Delete dispatched events and processed-event rows past the retention; undispatched stay."""
+    """Delete dispatched events, processed-event rows and reconciler records past the retention;
+    undispatched events stay."""
     cutoff = clock.now() - older_than
     deleted = 0
-    for model, column in ((OutboxEvent, "dispatched_at"), (ProcessedEvent, "processed_at")):
+    for model, column in (
+        (OutboxEvent, "dispatched_at"),
+        (ProcessedEvent, "processed_at"),
+        (EventDelivery, "last_published_at"),
+    ):
         table = model._meta.db_table
         while True:
             # Small batches keep each delete's locks short while the relay works beside it.
@@ -124,3 +129,47 @@ def outbox_prune(*, older_than: timedelta, batch: int = 5000) -> int:
                 if cursor.rowcount < batch:
                     break
     return deleted
+
+
+AWAITING_BUCKETS = (1, 5, 30, 60, 300, 1800, 3600)  # seconds since the event occurred
+
+# Two halves, each matching one partial index: not yet dispatched, and dispatched but not yet known
+# to be handled (for those, a handler it went to with no processed row and not given up as dead).
+_AWAITING_SQL = f"""
+SELECT extract(epoch FROM %(now)s - e.occurred_at) FROM {OutboxEvent._meta.db_table} e
+WHERE e.dispatched_at IS NULL
+UNION ALL
+SELECT extract(epoch FROM %(now)s - e.occurred_at) FROM {OutboxEvent._meta.db_table} e
+WHERE e.handled_at IS NULL AND e.dispatched_at IS NOT NULL AND (
+    e.handlers IS NULL OR EXISTS (
+        SELECT 1 FROM unnest(e.handlers) AS h(handler)
+        WHERE NOT EXISTS (SELECT 1 FROM {ProcessedEvent._meta.db_table} p
+                          WHERE p.event_id = e.event_id AND p.handler = h.handler)
+          AND NOT EXISTS (SELECT 1 FROM {EventDelivery._meta.db_table} d
+                          WHERE d.event_id = e.event_id AND d.handler = h.handler AND d.state = 'dead')))
+"""  # noqa: S608 - table names from the models
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    buckets: list[tuple[float, int]]  # (upper bound in seconds, events at most that old), cumulative
+    count: int
+    age_sum_seconds: float
+
+
+def events_awaiting() -> Awaiting:
+    """Committed events some handler has not handled yet (nor given up on), by age."""
+    edges = ", ".join(f"count(*) FILTER (WHERE age <= {edge})" for edge in AWAITING_BUCKETS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {edges}, count(*), COALESCE(sum(age), 0) FROM ({_AWAITING_SQL}) AS t(age)",  # noqa: S608
+            {"now": clock.now()},
+        )
+        *counts, total, age_sum = cursor.fetchone()
+    return Awaiting(list(zip(AWAITING_BUCKETS, counts, strict=True)), total, float(age_sum))
+
+
+def deliveries_dead_count() -> dict[str, int]:
+    """Handler -> (event, handler) pairs the reconciler gave up on."""
+    dead = EventDelivery.objects.filter(state=EventDelivery.DEAD)
+    return dict(dead.values_list("handler").annotate(n=Count("id")).order_by())

@@ -14,4 +14,11 @@ ROWS = [
         MANAGERS,
         lambda w: {"ketamine_min_gap_hours": 48},
     ),
+    Row(
+        "clinical_policy.patch",
+        "patch",
+        lambda w: f"/api/v1/clinical-policies/{w.home.public_id}",
+        MANAGERS,
+        lambda w: {"screening_validity_days": 180},
+    ),
 ]
