@@ -26,6 +26,7 @@ from api.recalls import checkins as recall_checkins
 from api.recalls import plans as recall_plans
 from api.recalls import portal as recall_portal
 from api.recalls import views as recall_views
+from api.reports import urls as reports_urls
 from api.scheduling import calendars as sched_cal
 from api.scheduling import series as sched_series
 from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
@@ -89,6 +90,7 @@ api_v1 = [
     re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
     re_path(sched_cal.FEED_ROUTE, sched_cal.CalendarFeedView.as_view(), name="provider-calendar-feed"),
     re_path(sched_cal.ICS_ROUTE, sched_cal.IcalFeedView.as_view(), name="calendar-ics"),
+    path("reports/", include(reports_urls.api_urlpatterns)),
     path("", include(router.urls)),
 ]
 
@@ -101,6 +103,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/", include("api.portal.pages")),
+    path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
 ]
 
 handler400 = "api.errors.handler400"

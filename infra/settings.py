@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "services.notifications",
     "services.recalls",
     "services.clinical",
+    "services.reports",
     "workers",
 ]
 

@@ -78,6 +78,11 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "check_ins": _rule(CLINICAL_LEADS, CLINICIANS),
     # clinical rules per clinic (the ketamine gap, screening validity)
     "clinical_policies": _rule(CLINICAL, MANAGERS),
+    # reports (read only): managers their clinics; org admins and billing the whole practice (billing's
+    # practice-wide reach is applied by api/reports/access.py); money never to clinical-only roles
+    "reports_operations": _rule(MANAGERS | {Role.BILLING.value}, ORG_ADMIN),  # utilization, attendance
+    "reports_money": _rule(MANAGERS | {Role.BILLING.value}, ORG_ADMIN),  # revenue, aging, liabilities
+    "reports_clinical": _rule(MANAGERS | {Role.CLINICIAN.value}, ORG_ADMIN),  # compliance
 }
 
 

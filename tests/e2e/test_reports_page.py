@@ -1,0 +1,89 @@
+"""The staff report page in headless Chromium: sign in, pick a week, and every table on the page shows
+the figures the JSON endpoints return, with the charts drawn; a screenshot is kept in .data/."""
+
+import pytest
+from selenium.webdriver.support.wait import WebDriverWait
+
+from services.reports.shapes import SHAPES
+from tests.conftest import client_for
+from tests.factories.organizations import PASSWORD, staff_with_role
+from tests.reports.fixtures import END, START, dst_week
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser(chromium_paths, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = chromium_paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,1600",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def sign_in(browser, live_server, user):
+    browser.get(f"{live_server.url}/reports/")
+    assert "/reports/login" in browser.current_url
+    browser.find_element("id", "email").send_keys(user.email)
+    browser.find_element("id", "password").send_keys(PASSWORD)
+    browser.find_element("id", "sign-in").click()
+    WebDriverWait(browser, 20).until(lambda b: "/reports/login" not in b.current_url)
+
+
+def table_cells(browser, table_id):
+    rows = browser.find_elements("css selector", f"#{table_id} tbody tr")
+    return [[td.get_attribute("textContent") for td in row.find_elements("tag name", "td")] for row in rows]
+
+
+def test_the_page_shows_the_json_figures_with_charts(browser, live_server, settings):
+    week = dst_week()
+    manager = staff_with_role("manager", location=week.location)
+    sign_in(browser, live_server, manager)
+    browser.get(f"{live_server.url}/reports/?start={START}&end={END}")
+
+    api = client_for(manager)
+    shown = [s.get_attribute("id") for s in browser.find_elements("css selector", "section.report")]
+    assert shown == [f"report-{name}" for name in SHAPES]  # a manager reads every report of the clinic
+    for report, shape in SHAPES.items():
+        body = api.get(f"/api/v1/reports/{report}", {"start": START, "end": END}).json()
+        for section, columns in shape["sections"].items():
+            if section == "unavailable":
+                gaps = browser.find_elements("css selector", f"#report-{report} .gap")
+                assert [g.get_attribute("data-figure") for g in gaps] == [u["figure"] for u in body[section]]
+                continue
+            want = [["" if row[c] is None else str(row[c]) for c, _ in columns] for row in body[section]]
+            assert table_cells(browser, f"{report}-{section}") == want, (report, section)
+        assert browser.find_elements("css selector", f"#report-{report} .chart svg")
+
+    clinic_row = table_cells(browser, "utilization-clinics")[0]
+    assert clinic_row[2:] == ["2160", "330", "0.1528"]  # the hand-computed DST week
+    browser.save_screenshot(str(settings.BASE_DIR / ".data" / "reports-e2e.png"))
+    print(f"\n[e2e] screenshot: {settings.BASE_DIR / '.data' / 'reports-e2e.png'}")
+
+
+def test_a_bad_range_and_a_clinical_role(browser, live_server):
+    week = dst_week()
+    clinician = staff_with_role("clinician", location=week.location)
+    sign_in(browser, live_server, clinician)
+    browser.get(f"{live_server.url}/reports/?start=2030-01-01&end=2031-06-01")
+    assert "end: At most 366 days" in browser.find_element("id", "error").text
+    browser.get(f"{live_server.url}/reports/?start={START}&end={END}")
+    # clinicians read the clinical operations report only: no money, no utilization
+    shown = [s.get_attribute("id") for s in browser.find_elements("css selector", "section.report")]
+    assert shown == ["report-compliance"]
+    assert "charges" not in browser.page_source
