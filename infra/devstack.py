@@ -89,7 +89,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(check, what: str, timeout: float = 30.0) -> None:
+def wait_until(check, what: str, timeout: float = 120.0) -> None:
+    # Generous: on a loaded 2-core machine localstripe alone takes 10-30 s to import and bind.
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
