@@ -12,7 +12,8 @@ from services.core.idempotency import idempotency_claim, idempotency_store, requ
 from services.organizations.models import Role
 
 MONEY_READERS = frozenset({Role.ORG_ADMIN, Role.MANAGER, Role.BILLING, Role.FRONT_DESK})
-MONEY_TAKERS = frozenset({Role.ORG_ADMIN, Role.BILLING})  # take payments and refunds
+MONEY_TAKERS = frozenset({Role.ORG_ADMIN, Role.BILLING})  # invoices, refunds, cards
+PAYMENT_TAKERS = MONEY_TAKERS | {Role.FRONT_DESK}  # the desk takes copays and fees, not refunds
 APPROVERS = frozenset({Role.ORG_ADMIN, Role.MANAGER})  # approve large refunds
 
 

@@ -1,4 +1,5 @@
-"""Payments and refunds. Only billing staff and org admins move money; managers approve large refunds."""
+"""Payments and refunds. Billing staff, org admins and the front desk take payments; only billing
+staff and org admins refund; managers approve large refunds."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -6,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.billing import serializers as s
-from api.billing.common import APPROVERS, MONEY_READERS, MONEY_TAKERS, source_key_from
+from api.billing.common import APPROVERS, MONEY_READERS, MONEY_TAKERS, PAYMENT_TAKERS, source_key_from
 from api.viewsets import ScopedViewSet
 from services.billing import selectors, services
 from services.billing.models import Payment, Refund
@@ -23,7 +24,7 @@ IDEMPOTENCY = OpenApiParameter(
 class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Payment.objects.all()
     read_roles = MONEY_READERS
-    write_roles = MONEY_TAKERS
+    write_roles = PAYMENT_TAKERS
     serializer_class = s.PaymentSerializer
 
     def get_queryset(self):
@@ -128,6 +129,7 @@ class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             payment=data["payment"],
             amount=data["amount"],
             reason=data["reason"],
+            note=data["note"],
             source_key=source_key,
         )
         response = self._render(refund, status.HTTP_201_CREATED)

@@ -53,7 +53,7 @@ def waiting_refund(world):
         location=world.home, defaults={"organization": world.org, "refund_approval_threshold": 0}
     )
     return services.refund_create(
-        actor=world.users["billing"], payment=paid(world), amount=500, reason="matrix"
+        actor=world.users["billing"], payment=paid(world), amount=500, reason="courtesy"
     )
 
 
@@ -117,7 +117,7 @@ ROWS = [
         lambda w: {
             "payment": paid(w).public_id,
             "amount": {"amount": 1000, "currency": "usd"},
-            "reason": "x",
+            "reason": "courtesy",
         },
         201,
         names_object=False,

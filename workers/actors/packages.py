@@ -20,4 +20,5 @@ handler("appointment.no_show", max_retries=8, time_limit=60_000)(packages_events
 handler("payment.succeeded", max_retries=8, time_limit=30_000)(packages_events.payment_decided)
 handler("payment.failed", max_retries=8, time_limit=30_000)(packages_events.payment_decided)
 handler("payment.disputed", max_retries=8, time_limit=30_000)(packages_events.payment_disputed)
+handler("visit.billed", max_retries=8, time_limit=60_000)(packages_events.visit_billed)
 handler("installment.due", max_retries=5, time_limit=60_000)(packages_events.installment_due)

@@ -96,8 +96,15 @@ def financing_decline(*, actor, financing: Financing) -> Financing:
 
 
 @transaction.atomic
-def financing_payout(*, actor, financing: Financing, amount: int, reference: str = "") -> Financing:
-    """The lender paid the clinic: into the money ledger as a financing payout matched to the sale."""
+def financing_payout(
+    *, actor, financing: Financing, amount: int, reference: str = "", lender_fee: int | None = None
+) -> Financing:
+    """The lender paid the clinic: into the money ledger as a financing payout matched to the sale.
+
+    Lenders pay the approved amount less their merchant fee; that fee (by default the difference,
+    or `lender_fee` as the lender's statement says) is the clinic's cost, recorded on the invoice
+    as a `lender_fee` adjustment, so the patient never owes it.
+    """
     financing = _locked(financing)
     if financing.status != FinancingStatus.APPROVED:
         raise Conflict(f"The financing is {financing.status}; a payout follows an approval.")
@@ -112,6 +119,7 @@ def financing_payout(*, actor, financing: Financing, amount: int, reference: str
         lender=financing.lender,
         reference=financing.public_id,
         invoice=purchase.invoice,
+        lender_fee=(financing.approved_amount or 0) - amount if lender_fee is None else lender_fee,
     )
     financing.status, financing.funded_at = FinancingStatus.FUNDED, clock.now()
     financing.payout_amount, financing.payout_reference = amount, reference[:64]

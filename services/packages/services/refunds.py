@@ -108,7 +108,8 @@ def purchase_refund(*, actor, purchase: PackagePurchase, reason: str = ""):
             actor=actor,
             payment=payments[a["payment_id"]],
             amount=a["amount"],
-            reason=reason or "Unused package credits",
+            reason="unused_credits",
+            note=reason or "Unused package credits",
             source_key=f"package-refund-{purchase.pk}-{a['payment_id']}",
         )
         for a in purchase.refund_allocations
