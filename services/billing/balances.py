@@ -33,8 +33,8 @@ def invoice_status_for(*, status: str, due: int, money_in: int, refunded: int, w
         return InvoiceStatus.OPEN
     if refunded > 0:
         return InvoiceStatus.REFUNDED if refunded >= money_in else InvoiceStatus.PARTIALLY_REFUNDED
-    if written_off > 0:
-        return InvoiceStatus.WRITTEN_OFF
+    if written_off > 0 or money_in <= 0:
+        return InvoiceStatus.WRITTEN_OFF  # the clinic let (the rest of) it go: nothing was collected for it
     return InvoiceStatus.PAID
 
 
@@ -46,7 +46,8 @@ def invoice_balance_refresh(*, invoice_id: int) -> Invoice:
         refunds=Sum("amount", filter=Q(kind=LedgerKind.REFUND), default=0),
     )
     adjustments = InvoiceAdjustment.objects.filter(invoice_id=invoice_id).aggregate(
-        total=Sum("amount", default=0), written_off=Sum("amount", filter=Q(kind=AdjustmentKind.WRITE_OFF))
+        total=Sum("amount", default=0),
+        written_off=Sum("amount", filter=Q(kind__in=[AdjustmentKind.WRITE_OFF, AdjustmentKind.FEE_WAIVER])),
     )
     money_in, refunded = sums["money_in"], -sums["refunds"]
     invoice.amount_paid = money_in - refunded

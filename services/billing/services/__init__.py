@@ -38,7 +38,7 @@ payment.failed, payment.disputed, refund.succeeded, refund.failed, refund.approv
 payment_method.saved.
 """
 
-from services.billing.services.adjustments import invoice_adjust
+from services.billing.services.adjustments import invoice_adjust, invoice_rest_write_off
 from services.billing.services.cards import (
     card_setup_apply,
     card_setup_sync,
@@ -81,6 +81,7 @@ __all__ = [
     "invoice_create",
     "invoice_issue",
     "invoice_payable",
+    "invoice_rest_write_off",
     "invoice_void",
     "payment_create",
     "payment_method_setup",

@@ -33,6 +33,33 @@ def invoice_adjust(
             return existing
     if not Scope.for_user(actor).can_at({Role.MANAGER}, invoice.location_id):
         raise Forbidden("Only a manager of this clinic (or an organization admin) approves adjustments.")
+    return _record(
+        actor=actor, invoice=invoice, kind=kind, amount=amount, reason=reason, dedupe_key=dedupe_key
+    )
+
+
+@transaction.atomic
+def invoice_rest_write_off(
+    *, actor, invoice: Invoice, reason: str, dedupe_key: str
+) -> InvoiceAdjustment | None:
+    """What a sale's own workflow (a refunded package whose plan is cancelled) will never bill is
+    written off, approved by the staff member who ran that workflow. None when nothing is left.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    existing = InvoiceAdjustment.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None or invoice.status != InvoiceStatus.OPEN or invoice_payable(invoice) == 0:
+        return existing
+    return _record(
+        actor=actor,
+        invoice=invoice,
+        kind=AdjustmentKind.WRITE_OFF,
+        amount=invoice_payable(invoice),
+        reason=reason,
+        dedupe_key=dedupe_key,
+    )
+
+
+def _record(*, actor, invoice: Invoice, kind: str, amount: int, reason: str, dedupe_key: str | None):
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != InvoiceStatus.OPEN:
         raise RuleViolation(f"The invoice is {invoice.status}; nothing is due on it.", field="invoice")

@@ -114,4 +114,12 @@ def purchase_refund(*, actor, purchase: PackagePurchase, reason: str = ""):
         )
         for a in purchase.refund_allocations
     ]
+    if purchase.invoice_id is not None:
+        # Installments the refund cancelled will never be charged: the patient does not owe them.
+        billing.invoice_rest_write_off(
+            actor=actor,
+            invoice=purchase.invoice,
+            reason="Package refunded; the rest of its price is not billed",
+            dedupe_key=f"package-refund-{purchase.pk}-rest",
+        )
     return purchase, refunds
