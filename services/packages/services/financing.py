@@ -119,7 +119,7 @@ def financing_payout(
         lender=financing.lender,
         reference=financing.public_id,
         invoice=purchase.invoice,
-        lender_fee=(financing.approved_amount or 0) - amount if lender_fee is None else lender_fee,
+        lender_fee=_lender_fee(financing, purchase, amount) if lender_fee is None else lender_fee,
     )
     financing.status, financing.funded_at = FinancingStatus.FUNDED, clock.now()
     financing.payout_amount, financing.payout_reference = amount, reference[:64]
@@ -131,6 +131,11 @@ def financing_payout(
         {"status": {"before": "approved", "after": "funded"}, "payout_amount": {"after": amount}},
     )
     return financing
+
+
+def _lender_fee(financing: Financing, purchase, amount: int) -> int:
+    # Only a sale with an invoice has a balance the fee could otherwise be left on.
+    return (financing.approved_amount or 0) - amount if purchase.invoice_id else 0
 
 
 def _audit(actor, financing: Financing, action: str, changes: dict) -> None:
