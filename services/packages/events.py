@@ -68,10 +68,13 @@ def appointment_no_show(event: Event) -> None:
 
 
 def appointment_completion_reversed(event: Event) -> None:
-    """A completed appointment corrected (it did not happen): its credit comes back."""
+    """A completed appointment corrected (it did not happen): its credit comes back, and an unpaid
+    visit invoice is voided."""
     appointment = _appointment(event)
     if appointment is not None:
         _reverse_use(appointment)
+        if appointment.status != AppointmentStatus.COMPLETED:
+            visits.visit_unbill(appointment_id=appointment.pk)
 
 
 def installment_due(event: Event) -> None:

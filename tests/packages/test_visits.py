@@ -157,3 +157,15 @@ def test_a_declined_card_leaves_the_visit_due_and_tells_the_patient(
     [notice] = Notification.objects.filter(template="billing.charge_failed")
     assert notice.to == "pat@example.test" and "$525.00" in notice.body
     assert "ketamine" not in notice.body.lower()  # no clinical detail
+
+
+def test_a_reversed_completion_voids_the_unpaid_visit_invoice(
+    patient_with_card, location, iv, clinic_price, deliver
+):
+    appointment = completed(patient_with_card, location, iv)
+    announce(appointment, "completed")
+    run_completion(deliver)
+    Appointment.objects.filter(pk=appointment.pk).update(status="checked_in")
+    announce(appointment, "completion_reversed")
+    deliver("appointment.completion_reversed", events.appointment_completion_reversed, times=2)
+    assert Invoice.objects.get(appointment=appointment).status == "void"

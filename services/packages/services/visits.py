@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from services.billing import services as billing
 from services.billing.models import BillingPolicy, Invoice, InvoiceStatus, Payment, VisitCharge
 from services.clinics.models import ServicePrice
+from services.core.errors import DomainError
 from services.core.outbox import event_record
 from services.notifications.services import notification_send
 from services.packages.schedule import local_date
@@ -89,6 +90,20 @@ def visit_settle(*, appointment_id: int) -> tuple[str, Invoice | None]:
         },
     )
     return "billed", invoice
+
+
+@transaction.atomic
+def visit_unbill(*, appointment_id: int) -> Invoice | None:
+    """A completion reversed (the session did not happen): its visit invoice is voided if nothing
+    was paid on it; otherwise it stays for staff to refund (`service_not_rendered`)."""
+    _lock(appointment_id)
+    invoice = Invoice.objects.filter(appointment_id=appointment_id, status=InvoiceStatus.OPEN).first()
+    if invoice is None or not invoice.lines.filter(ref_type="appointment").exists():
+        return None  # no visit invoice (a fee's is never reversed this way)
+    try:
+        return billing.invoice_void(actor=None, invoice=invoice)
+    except DomainError:
+        return None
 
 
 def visit_charge(*, invoice_id: int) -> Payment | None:
