@@ -134,7 +134,7 @@ def invoice_dict(invoice: Invoice, *, with_lines: bool = False) -> dict:
 
 
 class AdjustmentCreateSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=AdjustmentKind.choices)
+    kind = serializers.CharField(help_text=f"One of {', '.join(AdjustmentKind.values)}")
     amount = MoneyField()
     reason = serializers.CharField(max_length=300)
 
@@ -142,7 +142,7 @@ class AdjustmentCreateSerializer(StrictSerializer):
 class AdjustmentSerializer(serializers.Serializer):
     id = serializers.CharField()
     invoice = serializers.CharField()
-    kind = serializers.ChoiceField(choices=AdjustmentKind.choices)
+    kind = serializers.CharField(help_text=f"One of {', '.join(AdjustmentKind.values)}")
     amount = MoneyField()
     reason = serializers.CharField()
     approved_by = serializers.CharField()

@@ -17,13 +17,13 @@ from services.patients.models import Patient
 from services.patients.selectors import patient_get
 
 ROUTE = r"patients/(?P<patient_id>pat_[0-9a-z]{20})/statement"
-PDF_ROUTE = r"patients/(?P<patient_id>pat_[0-9a-z]{20})/statement\.pdf"
+PDF_ROUTE = r"patients/(?P<patient_id>pat_[0-9a-z]{20})/statement.pdf"
 
 
 class StatementInvoiceSerializer(serializers.Serializer):
     id = serializers.CharField()
     location = serializers.CharField()
-    status = serializers.ChoiceField(choices=InvoiceStatus.choices)
+    status = serializers.CharField(help_text=f"One of {', '.join(InvoiceStatus.values)}")
     issued_on = serializers.DateField(help_text="In the clinic's own calendar")
     age_days = serializers.IntegerField()
     total = MoneyField()
