@@ -8,6 +8,7 @@ from api import ops, schema  # noqa: F401 - schema registers the OpenAPI extensi
 from api.billing import cards as billing_cards
 from api.billing import invoices as billing_invoices
 from api.billing import payments as billing_payments
+from api.billing import statements as billing_statements
 from api.billing.policies import BillingPolicyViewSet
 from api.clinical.policy import ClinicalPolicyViewSet
 from api.clinics.catalogue import ServiceViewSet
@@ -59,6 +60,10 @@ router.register("payments", billing_payments.PaymentViewSet, basename="payment")
 router.register("refunds", billing_payments.RefundViewSet, basename="refund")
 router.register(billing_cards.ROUTE, billing_cards.PatientPaymentMethodViewSet, "pat-payment-methods")
 router.register("billing-policies", BillingPolicyViewSet, basename="billing-policy")
+router.register(billing_statements.ROUTE, billing_statements.PatientStatementViewSet, "pat-statement")
+router.register(
+    billing_statements.PDF_ROUTE, billing_statements.PatientStatementPdfViewSet, "pat-statement-pdf"
+)
 router.register("availability", AvailabilityViewSet, basename="availability")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("appointment-series", sched_series.AppointmentSeriesViewSet, basename="appointment-series")

@@ -13,11 +13,11 @@ from api.billing.common import PdfRenderer
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.viewsets import ScopedViewSet
 from services.billing import documents, selectors, services
-from services.billing.models import Invoice
+from services.billing.models import Invoice, InvoiceStatus
 
 LIST_FILTERS = [
     OpenApiParameter("patient", str, description="A patient id."),
-    OpenApiParameter("status", str, enum=["draft", "open", "paid", "void"]),
+    OpenApiParameter("status", str, enum=InvoiceStatus.values),
 ]
 
 
@@ -84,6 +84,21 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     @action(detail=True, methods=["post"])
     def void(self, request, id=None):
         return self._render(services.invoice_void(actor=request.user, invoice=self.get_object()))
+
+    @extend_schema(
+        request=s.AdjustmentCreateSerializer,
+        responses={201: s.AdjustmentSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def adjustments(self, request, id=None):
+        """Take part of the invoice off what the patient owes (a manager approves: the caller)."""
+        invoice = self.get_object()
+        body = s.AdjustmentCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        adjustment = services.invoice_adjust(actor=request.user, invoice=invoice, **body.validated_data)
+        return Response(s.adjustment_dict(adjustment, invoice), status=status.HTTP_201_CREATED)
 
     def _pdf(self, kind: str) -> HttpResponse:
         invoice = self.get_object()

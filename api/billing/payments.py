@@ -1,4 +1,5 @@
-"""Payments and refunds. Only billing staff and org admins move money; managers approve large refunds."""
+"""Payments and refunds. Billing staff, org admins and the front desk take payments; only billing
+staff and org admins refund; managers approve large refunds."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -125,6 +126,7 @@ class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             payment=data["payment"],
             amount=data["amount"],
             reason=data["reason"],
+            note=data["note"],
             source_key=source_key,
         )
         response = self._render(refund, status.HTTP_201_CREATED)

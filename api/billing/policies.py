@@ -1,19 +1,21 @@
-"""Each clinic's billing rules: the refund amount above which a manager must approve."""
+"""Each clinic's billing rules: the refund amount above which a manager must approve, and whether a
+completed visit no package credit covers is charged to the card on file or left due."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.billing import services
-from services.billing.models import BillingPolicy
+from services.billing.models import BillingPolicy, VisitCharge
 from services.clinics.models import Location
 
 
 class BillingPolicySerializer(StrictSerializer):
     location = PublicIdField(model=Location, scope_location_field="id")
     refund_approval_threshold = MoneyField()
+    visit_charge = serializers.ChoiceField(choices=VisitCharge.choices, required=False)
 
 
 class BillingPolicyViewSet(ScopedViewSet):
@@ -24,25 +26,25 @@ class BillingPolicyViewSet(ScopedViewSet):
     access = "billing_policies"
     serializer_class = BillingPolicySerializer
 
-    def _row(self, location: Location, threshold: int) -> dict:
+    def _row(self, location: Location, threshold: int, visit_charge: str = VisitCharge.LEAVE_DUE) -> dict:
         currency = location.organization.currency
         return {
             "location": location.public_id,
             "refund_approval_threshold": {"amount": threshold, "currency": currency},
+            "visit_charge": visit_charge,
         }
 
     @extend_schema(responses={200: BillingPolicySerializer(many=True)})
     def list(self, request):
         locations = self.get_queryset().select_related("organization").order_by("name", "pk")
-        policies = dict(
-            BillingPolicy.objects.filter(location__in=locations).values_list(
-                "location_id", "refund_approval_threshold"
+        policies = {
+            row[0]: row[1:]
+            for row in BillingPolicy.objects.filter(location__in=locations).values_list(
+                "location_id", "refund_approval_threshold", "visit_charge"
             )
-        )
-        rows = [
-            self._row(loc, policies.get(loc.pk, services.DEFAULT_REFUND_APPROVAL_THRESHOLD))
-            for loc in locations
-        ]
+        }
+        default = (services.DEFAULT_REFUND_APPROVAL_THRESHOLD, VisitCharge.LEAVE_DUE)
+        rows = [self._row(loc, *policies.get(loc.pk, default)) for loc in locations]
         return Response({"results": rows})
 
     @extend_schema(request=BillingPolicySerializer, responses={200: BillingPolicySerializer})
@@ -55,5 +57,9 @@ class BillingPolicyViewSet(ScopedViewSet):
             actor=request.user,
             location=location,
             refund_approval_threshold=body.validated_data["refund_approval_threshold"],
+            visit_charge=body.validated_data.get("visit_charge"),
         )
-        return Response(self._row(location, policy.refund_approval_threshold), status=status.HTTP_200_OK)
+        return Response(
+            self._row(location, policy.refund_approval_threshold, policy.visit_charge),
+            status=status.HTTP_200_OK,
+        )

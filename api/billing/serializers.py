@@ -7,7 +7,15 @@ a constant number of queries whatever its length.
 from rest_framework import serializers
 
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
-from services.billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus, RefundStatus
+from services.billing.models import (
+    AdjustmentKind,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    RefundReason,
+    RefundStatus,
+)
 from services.billing.services import PAYMENT_PURPOSES
 from services.clinics.models import Location, Provider, Service
 from services.patients.models import Patient
@@ -72,8 +80,11 @@ class InvoiceSerializer(serializers.Serializer):
     location = serializers.CharField()
     status = serializers.ChoiceField(choices=InvoiceStatus.choices)
     total = MoneyField()
-    amount_paid = MoneyField()
-    amount_due = MoneyField()
+    amount_paid = MoneyField(help_text="Money in, net of refunds")
+    amount_refunded = MoneyField()
+    amount_adjusted = MoneyField(help_text="Discounts, write-offs, lenders' fees and fee waivers")
+    amount_due = MoneyField(help_text="Lines - adjustments - money in; refunds never add to it")
+    appointment = serializers.CharField(allow_null=True, help_text="The visit or fee this invoice bills")
     provider = serializers.CharField(allow_null=True)
     diagnosis_codes = serializers.ListField(child=serializers.CharField())
     issued_at = serializers.DateTimeField(allow_null=True)
@@ -91,7 +102,10 @@ def invoice_dict(invoice: Invoice, *, with_lines: bool = False) -> dict:
         "status": invoice.status,
         "total": money(invoice.total_amount, c),
         "amount_paid": money(invoice.amount_paid, c),
-        "amount_due": money(max(invoice.total_amount - invoice.amount_paid, 0), c),
+        "amount_refunded": money(invoice.amount_refunded, c),
+        "amount_adjusted": money(invoice.amount_adjusted, c),
+        "amount_due": money(invoice.amount_due, c),
+        "appointment": _pid(invoice.appointment),
         "provider": None,
         "diagnosis_codes": list(invoice.diagnosis_codes),
         "issued_at": invoice.issued_at,
@@ -117,6 +131,34 @@ def invoice_dict(invoice: Invoice, *, with_lines: bool = False) -> dict:
             for line in invoice.lines.all()
         ]
     return data
+
+
+class AdjustmentCreateSerializer(StrictSerializer):
+    kind = serializers.CharField(help_text=f"One of {', '.join(AdjustmentKind.values)}")
+    amount = MoneyField()
+    reason = serializers.CharField(max_length=300)
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    invoice = serializers.CharField()
+    kind = serializers.CharField(help_text=f"One of {', '.join(AdjustmentKind.values)}")
+    amount = MoneyField()
+    reason = serializers.CharField()
+    approved_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+def adjustment_dict(adjustment, invoice) -> dict:
+    return {
+        "id": adjustment.public_id,
+        "invoice": invoice.public_id,
+        "kind": adjustment.kind,
+        "amount": money(adjustment.amount, invoice.currency),
+        "reason": adjustment.reason,
+        "approved_by": adjustment.approved_by.public_id,
+        "created_at": adjustment.created_at,
+    }
 
 
 # --- Payments and refunds ---------------------------------------------------------------------
@@ -184,7 +226,8 @@ def payment_dict(payment: Payment) -> dict:
 class RefundCreateSerializer(StrictSerializer):
     payment = PublicIdField(model=Payment, scope_location_field="location")
     amount = MoneyField()
-    reason = serializers.CharField(max_length=300, allow_blank=True, default="")
+    reason = serializers.ChoiceField(choices=RefundReason.choices, help_text="Why the money goes back")
+    note = serializers.CharField(max_length=300, allow_blank=True, default="")
 
     def validate_amount(self, value):
         if value <= 0:
@@ -198,6 +241,7 @@ class RefundSerializer(serializers.Serializer):
     amount = MoneyField()
     status = serializers.ChoiceField(choices=RefundStatus.choices)
     reason = serializers.CharField()
+    note = serializers.CharField()
     requested_by = serializers.CharField(allow_null=True)
     approved_by = serializers.CharField(allow_null=True)
     approved_at = serializers.DateTimeField(allow_null=True)
@@ -213,6 +257,7 @@ def refund_dict(refund) -> dict:
         "amount": money(refund.amount, refund.currency),
         "status": refund.status,
         "reason": refund.reason,
+        "note": refund.note,
         "requested_by": _pid(refund.requested_by),
         "approved_by": _pid(refund.approved_by),
         "approved_at": refund.approved_at,

@@ -12,7 +12,7 @@ from api.serializers import MoneyField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.packages import selectors
 from services.packages.models import FeeKind, FeeStatus, Financing, FinancingStatus, PolicyFee
-from services.packages.services import financing
+from services.packages.services import fees, financing
 
 
 class ApproveSerializer(StrictSerializer):
@@ -24,6 +24,9 @@ class PayoutSerializer(StrictSerializer):
     amount = MoneyField(help_text="What reached the clinic's bank account")
     reference = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="The lender's id"
+    )
+    lender_fee = MoneyField(
+        required=False, help_text="The lender's merchant fee (default: approved amount less the payout)"
     )
 
 
@@ -101,8 +104,13 @@ class FeeFilters(serializers.Serializer):
     status = serializers.ChoiceField(choices=FeeStatus.choices, required=False)
 
 
+class WaiveSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=300)
+
+
 class PolicyFeeViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, ScopedViewSet):
-    """Late-cancel and no-show fees charged by the workers under each clinic's policy (read only)."""
+    """Late-cancel and no-show fees charged by the workers under each clinic's policy; a manager
+    may waive one not yet charged, with a reason."""
 
     queryset = PolicyFee.objects.all()
     serializer_class = shapes.FeeSerializer
@@ -127,3 +135,12 @@ class PolicyFeeViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, ScopedV
 
     def retrieve(self, request, *args, **kwargs):
         return Response(shapes.fee_dict(self.get_object(), request_currency(request)))
+
+    @extend_schema(request=WaiveSerializer, responses=shapes.FeeSerializer)
+    @action(detail=True, methods=["post"])
+    def waive(self, request, *args, **kwargs):
+        fee = self.get_object()
+        body = WaiveSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        fee = fees.fee_waive(actor=request.user, fee=fee, reason=body.validated_data["reason"])
+        return Response(shapes.fee_dict(self.get_queryset().get(pk=fee.pk), request_currency(request)))

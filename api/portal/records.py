@@ -116,6 +116,8 @@ class PortalInvoicesView(generics.ListAPIView):
                 "currency",
                 "total_amount",
                 "amount_paid",
+                "amount_refunded",
+                "amount_adjusted",
                 "issued_at",
                 "location__public_id",
                 "location__name",
@@ -129,7 +131,14 @@ class PortalInvoicesView(generics.ListAPIView):
                 "total": {"amount": row["total_amount"], "currency": row["currency"]},
                 "paid": {"amount": row["amount_paid"], "currency": row["currency"]},
                 "balance": {
-                    "amount": max(row["total_amount"] - row["amount_paid"], 0),
+                    # As Invoice.amount_due: refunds never add to what the patient owes.
+                    "amount": max(
+                        row["total_amount"]
+                        - row["amount_adjusted"]
+                        - row["amount_paid"]
+                        - row["amount_refunded"],
+                        0,
+                    ),
                     "currency": row["currency"],
                 },
                 "location": {"id": row["location__public_id"], "name": row["location__name"]},

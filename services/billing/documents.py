@@ -95,13 +95,42 @@ def receipt_pdf(invoice: Invoice) -> bytes:
     story = _header(invoice, "Receipt")
     story += [_table(rows, [1.1 * inch, 2.8 * inch, 1 * inch, 0.5 * inch, 1 * inch]), Spacer(1, 0.2 * inch)]
     story += [_table(paid, [1.3 * inch, 1.3 * inch, 1.3 * inch, 1.3 * inch]), Spacer(1, 0.2 * inch)]
-    story.append(Paragraph(f"Amount paid: {_money(invoice.amount_paid, c)}", _STYLES["Heading3"]))
-    story.append(
-        Paragraph(
-            f"Balance due: {_money(max(invoice.total_amount - invoice.amount_paid, 0), c)}", _STYLES["Normal"]
-        )
-    )
+    story += [Paragraph(text, _STYLES["Normal"]) for text in ledger_lines(invoice)]
+    story.append(Paragraph(receipt_verdict(invoice), _STYLES["Heading3"]))
     return _build(story, f"Receipt {invoice.public_id}")
+
+
+ADJUSTMENT_LABELS = {
+    "discount": "Discount",
+    "write_off": "Written off by the clinic",
+    "lender_fee": "Lender's fee (paid by the clinic)",
+    "fee_waiver": "Fee waived",
+}
+
+
+def ledger_lines(invoice: Invoice) -> list[str]:
+    """The receipt's summary, in the ledger's terms: charges, adjustments, money in, refunds."""
+    c = invoice.currency
+    rows = [f"Total charges: {_money(invoice.total_amount, c)}"]
+    for adj in invoice.adjustments.order_by("created_at", "pk"):
+        rows.append(f"{ADJUSTMENT_LABELS[adj.kind]}: {_money(-adj.amount, c)} ({e(adj.reason)})")
+    rows.append(f"Paid: {_money(invoice.amount_paid + invoice.amount_refunded, c)}")
+    if invoice.amount_refunded:
+        rows.append(f"Refunded to you: {_money(invoice.amount_refunded, c)}")
+    return rows
+
+
+def receipt_verdict(invoice: Invoice) -> str:
+    """One sentence that matches the status: "Balance due" only when something is due."""
+    c = invoice.currency
+    if invoice.amount_due > 0:
+        return f"Balance due: {_money(invoice.amount_due, c)}"
+    return {
+        "partially_refunded": "Nothing is due. Part of your payment was refunded.",
+        "refunded": "Nothing is due. Your payment was refunded in full.",
+        "written_off": "Nothing is due.",
+        "void": "This invoice was cancelled. Nothing is due.",
+    }.get(invoice.status, "Paid in full. Nothing is due.")
 
 
 def superbill_pdf(invoice: Invoice) -> bytes:

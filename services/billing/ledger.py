@@ -9,8 +9,8 @@ up `PAYMENT_STATUS_RANK`, so an event arriving late never takes a payment back.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
+from services.billing.balances import invoice_balance_refresh
 from services.billing.event_names import (
     PAYMENT_DISPUTED,
     PAYMENT_FAILED,
@@ -20,8 +20,6 @@ from services.billing.event_names import (
 )
 from services.billing.models import (
     PAYMENT_STATUS_RANK,
-    Invoice,
-    InvoiceStatus,
     LedgerKind,
     MoneyLedgerEntry,
     Payment,
@@ -100,16 +98,10 @@ def _advance(payment: Payment, status: str) -> bool:
 
 
 def _invoice_paid_add(invoice_id: int | None, delta: int) -> None:
+    # The balance is re-derived from the ledger rather than moved by `delta` (services.billing.balances).
     if invoice_id is None or delta == 0:
         return
-    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-    invoice.amount_paid = F("amount_paid") + delta
-    invoice.save(update_fields=["amount_paid", "updated_at"])
-    invoice.refresh_from_db(fields=["amount_paid"])
-    if invoice.status == InvoiceStatus.OPEN and invoice.amount_paid >= invoice.total_amount:
-        invoice.status = InvoiceStatus.PAID
-        invoice.paid_at = clock.now()
-        invoice.save(update_fields=["status", "paid_at", "updated_at"])
+    invoice_balance_refresh(invoice_id=invoice_id)
 
 
 def payment_locked(payment_id: int) -> Payment:

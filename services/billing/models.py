@@ -63,17 +63,52 @@ class BillingPolicy(models.Model):
         "clinics.Location", on_delete=models.CASCADE, related_name="billing_policy"
     )
     refund_approval_threshold = models.PositiveIntegerField()
+    # What happens to a completed visit no package credit covers: its invoice is left due, or the
+    # card on file (saved with the patient's off-session consent) is charged.
+    visit_charge = models.CharField(max_length=24, default="leave_due")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"billing policy of location {self.location_id}"
 
 
+class VisitCharge(models.TextChoices):
+    LEAVE_DUE = "leave_due"
+    CARD_ON_FILE = "card_on_file"
+
+
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft"
-    OPEN = "open"
+    OPEN = "open"  # something is due
     PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"  # nothing due; part of what was paid went back
+    REFUNDED = "refunded"  # nothing due; everything paid went back
+    WRITTEN_OFF = "written_off"  # nothing due; the clinic wrote the rest off
     VOID = "void"
+
+
+# Statuses that follow the balance (services.billing.balances); draft and void are set by staff.
+SETTLED_STATUSES = (
+    InvoiceStatus.PAID,
+    InvoiceStatus.PARTIALLY_REFUNDED,
+    InvoiceStatus.REFUNDED,
+    InvoiceStatus.WRITTEN_OFF,
+)
+
+
+class AdjustmentKind(models.TextChoices):
+    DISCOUNT = "discount"
+    WRITE_OFF = "write_off"
+    LENDER_FEE = "lender_fee"  # a lender paid the clinic net of its fee: the clinic's cost
+    FEE_WAIVER = "fee_waiver"
+
+
+class RefundReason(models.TextChoices):
+    OVERPAYMENT = "overpayment"
+    COURTESY = "courtesy"
+    SERVICE_NOT_RENDERED = "service_not_rendered"
+    UNUSED_CREDITS = "unused_credits"
+    DUPLICATE = "duplicate"
 
 
 class Invoice(PublicIdModel):
@@ -84,10 +119,17 @@ class Invoice(PublicIdModel):
     organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey("clinics.Location", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
+    status = models.CharField(max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
     currency = models.CharField(max_length=3, default="usd")
     total_amount = models.PositiveIntegerField(default=0)
     amount_paid = models.BigIntegerField(default=0)  # net of refunds; re-derived by billing_reconcile
+    # Caches kept with amount_paid (services.billing.balances): what went back, what was adjusted.
+    amount_refunded = models.BigIntegerField(default=0)
+    amount_adjusted = models.BigIntegerField(default=0)
+    # The appointment this invoice bills (a visit, a late-cancel or no-show fee): at most one each.
+    appointment = models.OneToOneField(
+        "scheduling.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # The rendering provider and the diagnoses printed on the superbill (ICD-10-CM codes).
     provider = models.ForeignKey(
         "clinics.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -99,6 +141,10 @@ class Invoice(PublicIdModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    @property
+    def amount_due(self) -> int:
+        return max(self.total_amount - self.amount_adjusted - self.amount_paid - self.amount_refunded, 0)
 
     class Meta:
         indexes = [
@@ -139,6 +185,28 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}#{self.position}"
+
+
+class InvoiceAdjustment(PublicIdModel):
+    """Part of an invoice the patient no longer owes: a discount, a write-off, a lender's fee or a
+    waived fee. Always with a reason and the manager who approved it; never changed afterwards.
+    """
+
+    PUBLIC_ID_PREFIX = "adj"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField(max_length=16, choices=AdjustmentKind.choices)
+    amount = models.PositiveIntegerField()
+    reason = models.CharField(max_length=300)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    dedupe_key = models.CharField(max_length=160, null=True, blank=True, unique=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="adjustment_amount_positive"),
+            models.CheckConstraint(condition=Q(kind__in=AdjustmentKind.values), name="adjustment_kind_known"),
+        ]
 
 
 class PaymentStatus(models.TextChoices):
@@ -244,7 +312,8 @@ class Refund(PublicIdModel):
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, default="usd")
     status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
-    reason = models.CharField(max_length=300, blank=True, default="")  # staff's words; never sent to Stripe
+    reason = models.CharField(max_length=300, blank=True, default="")  # a RefundReason; never sent to Stripe
+    note = models.CharField(max_length=300, blank=True, default="")  # staff's words
     source_key = models.CharField(max_length=120, null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, unique=True)
     stripe_refund_id = models.CharField(max_length=64, unique=True, null=True, blank=True)

@@ -1,4 +1,5 @@
-"""Reconciliation: re-derive every payment's, refund's and invoice's amounts from the money ledger.
+"""Reconciliation: re-derive every payment's, refund's and invoice's amounts from the money ledger
+(and an invoice's adjusted amount from its adjustments).
 
 The amounts kept on rows are caches for fast reads; the ledger is the truth. Set-based SQL (one
 aggregate per table), so a practice with millions of entries reconciles in seconds. A mismatch
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from services.billing.models import Invoice, MoneyLedgerEntry, Payment, Refund
+from services.billing.models import Invoice, InvoiceAdjustment, MoneyLedgerEntry, Payment, Refund
 
 _PAYMENTS = f"""
 WITH l AS (
@@ -31,14 +32,23 @@ WHERE p.organization_id = %(org)s
 
 _INVOICES = f"""
 WITH l AS (
-    SELECT invoice_id, SUM(amount) AS paid
+    SELECT invoice_id, SUM(amount) AS paid,
+           COALESCE(-SUM(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded
     FROM {MoneyLedgerEntry._meta.db_table}
     WHERE organization_id = %(org)s AND invoice_id IS NOT NULL
     GROUP BY invoice_id
+), a AS (
+    SELECT invoice_id, SUM(amount) AS adjusted
+    FROM {InvoiceAdjustment._meta.db_table}
+    WHERE organization_id = %(org)s
+    GROUP BY invoice_id
 )
-SELECT i.public_id, i.amount_paid, COALESCE(l.paid, 0)
-FROM {Invoice._meta.db_table} i LEFT JOIN l ON l.invoice_id = i.id
-WHERE i.organization_id = %(org)s AND i.amount_paid <> COALESCE(l.paid, 0)
+SELECT i.public_id, i.amount_paid, COALESCE(l.paid, 0), i.amount_refunded, COALESCE(l.refunded, 0),
+       i.amount_adjusted, COALESCE(a.adjusted, 0)
+FROM {Invoice._meta.db_table} i LEFT JOIN l ON l.invoice_id = i.id LEFT JOIN a ON a.invoice_id = i.id
+WHERE i.organization_id = %(org)s
+  AND (i.amount_paid <> COALESCE(l.paid, 0) OR i.amount_refunded <> COALESCE(l.refunded, 0)
+       OR i.amount_adjusted <> COALESCE(a.adjusted, 0))
 """  # noqa: S608
 
 _REFUNDS = f"""
@@ -107,8 +117,14 @@ def billing_reconcile(*, organization) -> ReconcileReport:
             report.mismatches.append(
                 Mismatch("payment", public_id, "refunded_beyond_captured", l_captured, l_refunded)
             )
-    for public_id, paid, l_paid in _rows(_INVOICES, org_id):
-        report.mismatches.append(Mismatch("invoice", public_id, "amount_paid", paid, l_paid))
+    for public_id, *pairs in _rows(_INVOICES, org_id):
+        for name, (cached, derived) in zip(
+            ("amount_paid", "amount_refunded", "amount_adjusted"),
+            zip(pairs[::2], pairs[1::2], strict=True),
+            strict=True,
+        ):
+            if cached != derived:
+                report.mismatches.append(Mismatch("invoice", public_id, name, cached, derived))
     for public_id, amount, l_amount in _rows(_REFUNDS, org_id):
         report.mismatches.append(Mismatch("refund", public_id, "amount", amount, l_amount))
     return report

@@ -18,7 +18,9 @@ def invoice_list(
     *, scope: Scope, patient_id: int | None = None, status: str | None = None
 ) -> QuerySet[Invoice]:
     queryset = scope.filter(
-        Invoice.objects.select_related("patient", "location"), location_field="location", wanted=MONEY_READERS
+        Invoice.objects.select_related("patient", "location", "appointment"),
+        location_field="location",
+        wanted=MONEY_READERS,
     )
     if patient_id is not None:
         queryset = queryset.filter(patient_id=patient_id)

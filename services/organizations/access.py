@@ -23,7 +23,8 @@ CLINICAL_LEADS = frozenset({Role.ORG_ADMIN.value, Role.MANAGER.value, Role.CLINI
 MONEY_READERS = frozenset(
     {Role.ORG_ADMIN.value, Role.MANAGER.value, Role.BILLING.value, Role.FRONT_DESK.value}
 )
-MONEY_TAKERS = frozenset({Role.ORG_ADMIN.value, Role.BILLING.value})  # take payments, ask for refunds
+MONEY_TAKERS = frozenset({Role.ORG_ADMIN.value, Role.BILLING.value})  # invoices, refunds, cards
+PAYMENT_TAKERS = MONEY_TAKERS | {Role.FRONT_DESK.value}  # the desk takes copays and fees, not refunds
 APPROVERS = frozenset({Role.ORG_ADMIN.value, Role.MANAGER.value})  # approve large refunds, plan overrides
 CATALOGUE_WRITERS = frozenset({Role.ORG_ADMIN.value, Role.MANAGER.value, Role.BILLING.value})
 
@@ -54,8 +55,9 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "calendar_names": _rule(CLINICAL, CLINICAL),  # whose calendars show patient names, not initials
     "calendar_feeds": _rule(MANAGERS, MANAGERS),
     # money
-    "invoices": _rule(MONEY_READERS, MONEY_TAKERS),
-    "payments": _rule(MONEY_READERS, MONEY_TAKERS),
+    "invoices": _rule(MONEY_READERS, MONEY_TAKERS, adjustments=APPROVERS),
+    "payments": _rule(MONEY_READERS, PAYMENT_TAKERS),
+    "statements": _rule(MONEY_READERS, MONEY_READERS),
     "refunds": _rule(MONEY_READERS, MONEY_TAKERS, approve=APPROVERS, reject=APPROVERS),
     "payment_methods": _rule(MONEY_READERS, MONEY_TAKERS),
     "billing_policies": _rule(APPROVERS, APPROVERS),
@@ -66,7 +68,7 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "payment_plans": _rule(MONEY_READERS, MONEY_TAKERS, override=APPROVERS),
     "payment_plan_policies": _rule(ALL_STAFF, MANAGERS),
     "financing": _rule(MONEY_READERS, MONEY_TAKERS),
-    "fees": _rule(MONEY_READERS, MANAGERS),
+    "fees": _rule(MONEY_READERS, MANAGERS, waive=APPROVERS),
     # waitlist
     "waitlist": _rule(CLINICAL, CLINICAL, priority=CLINICAL_LEADS),
     "spravato_eligibility": _rule(ALL_STAFF, ALL_STAFF),

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from services.billing.models import Payment
 from services.core.outbox import Event
-from services.packages.services import credits, fees, plans, settle
+from services.packages.services import credits, fees, plans, settle, visits
 from services.packages.services.credits import SessionRef
 from services.scheduling.models import Appointment, AppointmentStatus
 
@@ -22,10 +22,18 @@ def _appointment(event: Event) -> Appointment | None:
 
 
 def appointment_completed(event: Event) -> None:
-    """A completed session uses one package credit for its service (oldest-expiring first)."""
+    """A completed session uses one package credit for its service (oldest-expiring first); a session
+    no credit covers is billed (one decision per appointment: services.packages.services.visits).
+    """
     appointment = _appointment(event)
     if appointment is not None and appointment.status == AppointmentStatus.COMPLETED:
-        credits.credits_use(session=SessionRef.of(appointment))
+        visits.visit_settle(appointment_id=appointment.pk)
+
+
+def visit_billed(event: Event) -> None:
+    """Charge a billed visit to the card on file when the clinic's policy says so (after commit)."""
+    invoice_id = event.payload["invoice_id"]
+    transaction.on_commit(lambda: visits.visit_charge(invoice_id=invoice_id))
 
 
 def _reverse_use(appointment: Appointment) -> None:
@@ -60,10 +68,13 @@ def appointment_no_show(event: Event) -> None:
 
 
 def appointment_completion_reversed(event: Event) -> None:
-    """A completed appointment corrected (it did not happen): its credit comes back."""
+    """A completed appointment corrected (it did not happen): its credit comes back, and an unpaid
+    visit invoice is voided."""
     appointment = _appointment(event)
     if appointment is not None:
         _reverse_use(appointment)
+        if appointment.status != AppointmentStatus.COMPLETED:
+            visits.visit_unbill(appointment_id=appointment.pk)
 
 
 def installment_due(event: Event) -> None:

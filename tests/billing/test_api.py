@@ -65,7 +65,7 @@ def test_refund_and_invoice_with_idempotency_key_happen_once(billing_client, pat
         {"patient": patient_with_card.public_id, "amount": usd(5_000), "off_session": True},
         format="json",
     ).json()
-    body = {"payment": paid["id"], "amount": usd(1_000), "reason": "double-clicked"}
+    body = {"payment": paid["id"], "amount": usd(1_000), "reason": "duplicate"}
     first = billing_client.post("/api/v1/refunds", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1").json()
     second = billing_client.post("/api/v1/refunds", body, format="json", HTTP_IDEMPOTENCY_KEY="r-1").json()
     assert first["id"] == second["id"] and first["status"] == "succeeded"
@@ -130,7 +130,7 @@ def test_refund_limits_and_approval_through_the_api(billing_client, patient_with
         format="json",
     ).json()
     too_much = billing_client.post(
-        "/api/v1/refunds", {"payment": paid["id"], "amount": usd(30_001)}, format="json"
+        "/api/v1/refunds", {"payment": paid["id"], "amount": usd(30_001), "reason": "courtesy"}, format="json"
     )
     assert too_much.status_code == 422
     assert too_much.json()["errors"][0]["field"] == "amount"
@@ -139,7 +139,7 @@ def test_refund_limits_and_approval_through_the_api(billing_client, patient_with
     )
     waiting = billing_client.post(
         "/api/v1/refunds",
-        {"payment": paid["id"], "amount": usd(20_000), "reason": "unused credits"},
+        {"payment": paid["id"], "amount": usd(20_000), "reason": "unused_credits"},
         format="json",
     )
     assert waiting.status_code == 201 and waiting.json()["status"] == "pending_approval"
@@ -304,7 +304,8 @@ def test_receipt_and_superbill_carry_what_an_insurer_needs(billing_client, patie
         "$450.00",
     ]:
         assert expected in receipt, expected
-    assert "Amount paid: $450.00" in receipt and "Balance due: $0.00" in receipt
+    assert "Paid: $450.00" in receipt and "Paid in full. Nothing is due." in receipt
+    assert "Balance due" not in receipt  # only when something is
 
     superbill = pdf_text(billing_client.get(f"/api/v1/invoices/{invoice.public_id}/superbill.pdf"))
     for expected in [
@@ -326,7 +327,13 @@ def test_receipt_and_superbill_carry_what_an_insurer_needs(billing_client, patie
 
 def test_managers_set_their_clinics_refund_threshold(manager_client, location, other_location):
     rows = manager_client.get("/api/v1/billing-policies").json()["results"]
-    assert rows == [{"location": location.public_id, "refund_approval_threshold": usd(50_000)}]
+    assert rows == [
+        {
+            "location": location.public_id,
+            "refund_approval_threshold": usd(50_000),
+            "visit_charge": "leave_due",
+        }
+    ]
     response = manager_client.post(
         "/api/v1/billing-policies",
         {"location": location.public_id, "refund_approval_threshold": usd(10_000)},

@@ -22,7 +22,7 @@ def books(patient_with_card, biller):
         invoice=invoice,
         off_session=True,
     )
-    services.refund_create(actor=biller, payment=payment, amount=15_000, reason="unused session")
+    services.refund_create(actor=biller, payment=payment, amount=15_000, reason="courtesy")
     services.payment_create(
         actor=biller,
         patient=patient_with_card,

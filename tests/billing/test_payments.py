@@ -212,7 +212,11 @@ def test_nothing_identifying_the_patient_reaches_stripe(patient, biller):
             off_session=True,
         )
         services.refund_create(
-            actor=biller, payment=payment, amount=1_000, reason="Jane Roe felt dizzy after ketamine"
+            actor=biller,
+            payment=payment,
+            amount=1_000,
+            reason="courtesy",
+            note="Jane Roe felt dizzy after ketamine",
         )
     finally:
         gateway.configure(http_client=None)

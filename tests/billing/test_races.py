@@ -76,7 +76,9 @@ def test_concurrent_refunds_never_exceed_the_payment(patient_with_card, biller):
     )
 
     def refund(i):
-        return services.refund_create(actor=biller, payment=payment, amount=4_000, reason=f"clerk {i}")
+        return services.refund_create(
+            actor=biller, payment=payment, amount=4_000, reason="courtesy", note=f"clerk {i}"
+        )
 
     results, errors = run_together(4, refund)
     assert sum(r is not None for r in results) == 2

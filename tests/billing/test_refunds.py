@@ -28,11 +28,11 @@ def stripe_refunds(payment):
 
 
 def test_partial_then_full_refund(paid, biller):
-    first = services.refund_create(actor=biller, payment=paid, amount=10_000, reason="2 unused sessions")
+    first = services.refund_create(actor=biller, payment=paid, amount=10_000, reason="courtesy")
     assert first.status == "succeeded" and first.stripe_refund_id
     paid.refresh_from_db()
     assert (paid.status, paid.amount_refunded) == ("partially_refunded", 10_000)
-    services.refund_create(actor=biller, payment=paid, amount=20_000, reason="rest")
+    services.refund_create(actor=biller, payment=paid, amount=20_000, reason="courtesy")
     paid.refresh_from_db()
     assert (paid.status, paid.amount_refunded) == ("refunded", 30_000)
     assert sorted(r.amount for r in stripe_refunds(paid)) == [10_000, 20_000]
@@ -41,9 +41,9 @@ def test_partial_then_full_refund(paid, biller):
 
 
 def test_never_more_than_captured_minus_refunded(paid, biller):
-    services.refund_create(actor=biller, payment=paid, amount=25_000, reason="most")
+    services.refund_create(actor=biller, payment=paid, amount=25_000, reason="courtesy")
     with pytest.raises(RuleViolation) as exc:
-        services.refund_create(actor=biller, payment=paid, amount=5_001, reason="one cent too many")
+        services.refund_create(actor=biller, payment=paid, amount=5_001, reason="courtesy")
     assert exc.value.field == "amount" and "5000" in exc.value.detail
     assert len(stripe_refunds(paid)) == 1
 
@@ -52,25 +52,25 @@ def test_a_refund_waiting_for_approval_holds_its_amount(paid, biller, location):
     BillingPolicy.objects.create(
         organization=location.organization, location=location, refund_approval_threshold=5_000
     )
-    big = services.refund_create(actor=biller, payment=paid, amount=20_000, reason="unused credits")
+    big = services.refund_create(actor=biller, payment=paid, amount=20_000, reason="courtesy")
     assert big.status == "pending_approval"
     assert stripe_refunds(paid) == []
     with pytest.raises(RuleViolation):
-        services.refund_create(actor=biller, payment=paid, amount=10_001, reason="too much while one waits")
+        services.refund_create(actor=biller, payment=paid, amount=10_001, reason="courtesy")
 
 
 def test_large_refund_needs_another_persons_manager_approval(paid, biller, manager, location):
     services.billing_policy_set(actor=manager, location=location, refund_approval_threshold=5_000)
-    small = services.refund_create(actor=biller, payment=paid, amount=4_000, reason="under the threshold")
+    small = services.refund_create(actor=biller, payment=paid, amount=4_000, reason="courtesy")
     assert small.status == "succeeded"
-    big = services.refund_create(actor=biller, payment=paid, amount=20_000, reason="unused credits")
+    big = services.refund_create(actor=biller, payment=paid, amount=20_000, reason="courtesy")
     assert big.status == "pending_approval"
     assert OutboxEvent.objects.filter(name="refund.approval_requested").count() == 1
 
     with pytest.raises(Forbidden):
         services.refund_approve(actor=biller, refund=big)  # billing staff cannot approve
     admin = staff_with_role(Role.ORG_ADMIN, organization=location.organization)
-    own = services.refund_create(actor=admin, payment=paid, amount=5_001, reason="admin asks")
+    own = services.refund_create(actor=admin, payment=paid, amount=5_001, reason="courtesy")
     with pytest.raises(RuleViolation):
         services.refund_approve(actor=admin, refund=own)  # nobody approves their own
 
@@ -90,7 +90,7 @@ def test_manager_of_another_clinic_cannot_approve(paid, biller, location, other_
     BillingPolicy.objects.create(
         organization=location.organization, location=location, refund_approval_threshold=0
     )
-    refund = services.refund_create(actor=biller, payment=paid, amount=100, reason="x")
+    refund = services.refund_create(actor=biller, payment=paid, amount=100, reason="courtesy")
     elsewhere = staff_with_role(Role.MANAGER, location=other_location)
     with pytest.raises(Forbidden):
         services.refund_approve(actor=elsewhere, refund=refund)
@@ -102,7 +102,7 @@ def test_failed_or_pending_payments_cannot_be_refunded(patient, biller):
     )
     assert payment.status == "failed"
     with pytest.raises(RuleViolation):
-        services.refund_create(actor=biller, payment=payment, amount=1_000, reason="x")
+        services.refund_create(actor=biller, payment=payment, amount=1_000, reason="courtesy")
 
 
 def test_crash_after_stripe_refunded_then_retry_refunds_once(paid, biller, monkeypatch):
@@ -115,14 +115,14 @@ def test_crash_after_stripe_refunded_then_retry_refunds_once(paid, biller, monke
     monkeypatch.setattr(gateway, "refund_create", refund_then_die)
     with pytest.raises(SystemExit):
         services.refund_create(
-            actor=biller, payment=paid, amount=7_000, reason="x", source_key="ppu-1-refund"
+            actor=biller, payment=paid, amount=7_000, reason="courtesy", source_key="ppu-1-refund"
         )
     refund = Refund.objects.get(source_key="ppu-1-refund")
     assert refund.status == "pending" and not refund.stripe_refund_id
     monkeypatch.undo()
     # The caller retries with its source_key: the same refund, adopted from Stripe, not made again.
     again = services.refund_create(
-        actor=biller, payment=paid, amount=7_000, reason="x", source_key="ppu-1-refund"
+        actor=biller, payment=paid, amount=7_000, reason="courtesy", source_key="ppu-1-refund"
     )
     assert again.pk == refund.pk
     services.refund_submit(refund_id=refund.pk)

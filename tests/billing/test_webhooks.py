@@ -194,7 +194,7 @@ def test_refund_made_in_the_stripe_dashboard_is_recorded(anon, paid):
 
 
 def test_refund_events_for_our_own_refund_change_nothing_more(anon, paid, biller):
-    refund = services.refund_create(actor=biller, payment=paid, amount=1_000, reason="x")
+    refund = services.refund_create(actor=biller, payment=paid, amount=1_000, reason="courtesy")
     obj = {
         "id": refund.stripe_refund_id,
         "object": "refund",

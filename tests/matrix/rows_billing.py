@@ -8,12 +8,15 @@ the signature, not a bearer token (tests/billing/test_webhooks.py).
 
 from services.billing import services
 from services.billing.models import BillingPolicy, Refund
+from services.packages.models import PolicyFee
 from tests.factories.billing import InvoiceFactory, PaymentFactory
 from tests.factories.patients import PatientFactory
+from tests.factories.scheduling import AppointmentFactory
 from tests.matrix import Row
 
 READERS = frozenset({"org_admin", "manager", "billing", "front_desk"})
 TAKERS = frozenset({"org_admin", "billing"})
+PAYMENT_TAKERS = TAKERS | {"front_desk"}  # the desk takes copays and fees, not refunds
 APPROVERS = frozenset({"org_admin", "manager"})
 
 
@@ -53,7 +56,24 @@ def waiting_refund(world):
         location=world.home, defaults={"organization": world.org, "refund_approval_threshold": 0}
     )
     return services.refund_create(
-        actor=world.users["billing"], payment=paid(world), amount=500, reason="matrix"
+        actor=world.users["billing"], payment=paid(world), amount=500, reason="courtesy"
+    )
+
+
+def unpaid_fee(world):
+    """A no-show fee the card could not pay: a fresh one per call, so each allowed role can waive it."""
+    patient = world.objects["billing_patient"]
+    appointment = AppointmentFactory(patient=patient, location=world.home, status="no_show")
+    invoice = InvoiceFactory(patient=patient, total_amount=5_000)
+    return PolicyFee.objects.create(
+        organization=world.org,
+        patient=patient,
+        location=world.home,
+        appointment=appointment,
+        kind="no_show",
+        amount=5_000,
+        status="failed",
+        invoice=invoice,
     )
 
 
@@ -108,7 +128,7 @@ ROWS = [
         "payments.create",
         "post",
         lambda w: "/api/v1/payments",
-        TAKERS,
+        PAYMENT_TAKERS,
         lambda w: {
             "patient": o(w, "billing_patient"),
             "amount": {"amount": 15000, "currency": "usd"},
@@ -127,7 +147,7 @@ ROWS = [
         lambda w: {
             "payment": paid(w).public_id,
             "amount": {"amount": 1000, "currency": "usd"},
-            "reason": "x",
+            "reason": "courtesy",
         },
         201,
         names_object=False,
@@ -154,6 +174,27 @@ ROWS = [
         TAKERS,
         None,
         201,
+    ),
+    Row(
+        "invoices.adjustments",
+        "post",
+        lambda w: (
+            f"/api/v1/invoices/{InvoiceFactory(patient=w.objects['billing_patient']).public_id}/adjustments"
+        ),
+        APPROVERS,
+        lambda w: {"kind": "discount", "amount": {"amount": 1000, "currency": "usd"}, "reason": "Matrix"},
+        201,
+    ),
+    Row(
+        "fees.waive",
+        "post",
+        lambda w: f"/api/v1/fees/{unpaid_fee(w).public_id}/waive",
+        APPROVERS,
+        lambda w: {"reason": "Snow"},
+    ),
+    Row("statement.get", "get", lambda w: f"/api/v1/patients/{o(w, 'billing_patient')}/statement", READERS),
+    Row(
+        "statement.pdf", "get", lambda w: f"/api/v1/patients/{o(w, 'billing_patient')}/statement.pdf", READERS
     ),
     Row("billing_policies.list", "get", lambda w: "/api/v1/billing-policies", APPROVERS, names_object=False),
     Row(

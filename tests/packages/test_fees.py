@@ -133,3 +133,41 @@ def test_fees_list_for_billing_staff_with_constant_queries(
         body = biller_client.get(f"/api/v1/fees?patient={patient_with_card.public_id}&kind=no_show").json()
     assert len(body["results"]) == 4 and {f["status"] for f in body["results"]} == {"charged"}
     assert len(many) == len(one)
+
+
+def test_a_manager_waives_an_unpaid_fee_with_a_reason(biller, patient, location, iv, deliver, manager):
+    from tests.conftest import client_for
+
+    missed = AppointmentFactory(
+        patient=patient, location=location, service=iv, start=clock.now() - timedelta(hours=1)
+    )
+    appointment_no_show(actor=biller, appointment=missed)
+    deliver("appointment.no_show", events.appointment_no_show)
+    fee = PolicyFee.objects.get(appointment=missed)
+    url = f"/api/v1/fees/{fee.public_id}/waive"
+    assert client_for(biller).post(url, {"reason": "Snowstorm"}, format="json").status_code == 403
+    no_reason = client_for(manager).post(url, {}, format="json")
+    assert no_reason.status_code == 400 and no_reason.json()["errors"][0]["field"] == "reason"
+    waived = client_for(manager).post(url, {"reason": "Snowstorm closed the roads"}, format="json")
+    assert waived.status_code == 200 and waived.json()["status"] == "waived"
+    invoice = Invoice.objects.get(pk=fee.invoice_id)
+    assert (invoice.status, invoice.amount_due) == ("written_off", 0)
+    [adjustment] = invoice.adjustments.all()
+    assert (adjustment.kind, adjustment.approved_by_id) == ("fee_waiver", manager.pk)
+    from services.core.models import AuditEntry
+
+    assert AuditEntry.objects.filter(action="fee.waive", object_id=fee.public_id, actor=manager).exists()
+    again = client_for(manager).post(url, {"reason": "twice"}, format="json")
+    assert again.status_code == 409 and invoice.adjustments.count() == 1
+
+
+def test_a_charged_fee_cannot_be_waived(biller, soon, deliver, manager):
+    from tests.conftest import client_for
+
+    appointment_cancel(actor=biller, appointment=soon, reason="Overslept")
+    deliver("appointment.cancelled", events.appointment_cancelled)
+    fee = PolicyFee.objects.get(appointment=soon)
+    assert fee.status == "charged"
+    response = client_for(manager).post(f"/api/v1/fees/{fee.public_id}/waive", {"reason": "x"}, format="json")
+    assert response.status_code == 409
+    assert not Invoice.objects.get(pk=fee.invoice_id).adjustments.exists()

@@ -153,3 +153,38 @@ def test_nothing_to_refund_or_a_financed_sale_is_refused(
         f"/api/v1/financing/{financed['financing']}/approve", {"approved_amount": 45000}, format="json"
     )
     assert biller_client.post(f"/api/v1/package-purchases/{financed['id']}/refund").status_code == 422
+
+
+def test_a_payout_net_of_the_lenders_fee_leaves_the_patient_owing_nothing(
+    biller_client, patient, series, location
+):
+    sale = sell(biller_client, patient, series, location, method="financing", lender="carecredit")
+    biller_client.post(
+        f"/api/v1/financing/{sale['financing']}/approve",
+        {"approved_amount": {"amount": 240000}},
+        format="json",
+    )
+    paid = biller_client.post(
+        f"/api/v1/financing/{sale['financing']}/payout",
+        {"amount": 218400, "reference": "PO-9"},
+        format="json",
+    )
+    assert paid.status_code == 200, paid.content
+    invoice = biller_client.get(f"/api/v1/invoices/{sale['invoice']}").json()
+    assert (invoice["status"], invoice["amount_due"]["amount"]) == ("paid", 0)
+    assert (invoice["amount_paid"]["amount"], invoice["amount_adjusted"]["amount"]) == (218400, 21600)
+    [fee] = Invoice.objects.get(public_id=sale["invoice"]).adjustments.all()
+    assert (fee.kind, fee.amount) == ("lender_fee", 21600)
+
+
+def test_refunding_a_plan_purchase_leaves_nothing_due(biller_client, patient_with_card, series, location):
+    payment = {"method": "installments", "deposit": 120000, "installments": 3, "frequency": "monthly"}
+    BillingPolicy.objects.create(
+        organization=location.organization, location=location, refund_approval_threshold=10**9
+    )
+    sale = sell(biller_client, patient_with_card, series, location, **payment)
+    body = biller_client.post(f"/api/v1/package-purchases/{sale['id']}/refund", {}, format="json").json()
+    assert body["refunds"][0]["status"] == "succeeded"
+    invoice = biller_client.get(f"/api/v1/invoices/{sale['invoice']}").json()
+    assert (invoice["status"], invoice["amount_due"]["amount"]) == ("refunded", 0)
+    assert Refund.objects.get().reason == "unused_credits"

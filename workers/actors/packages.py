@@ -9,7 +9,7 @@ by state as well as by its processed-event row.
 
 from services.billing.event_names import PAYMENT_DISPUTED, PAYMENT_FAILED, PAYMENT_SUCCEEDED
 from services.packages import events as packages_events
-from services.packages.event_names import INSTALLMENT_DUE
+from services.packages.event_names import INSTALLMENT_DUE, VISIT_BILLED
 from services.scheduling.event_names import (
     APPOINTMENT_CANCELLED,
     APPOINTMENT_COMPLETED,
@@ -28,4 +28,5 @@ handler(APPOINTMENT_NO_SHOW, max_retries=8, time_limit=60_000)(packages_events.a
 handler(PAYMENT_SUCCEEDED, max_retries=8, time_limit=30_000)(packages_events.payment_decided)
 handler(PAYMENT_FAILED, max_retries=8, time_limit=30_000)(packages_events.payment_decided)
 handler(PAYMENT_DISPUTED, max_retries=8, time_limit=30_000)(packages_events.payment_disputed)
+handler(VISIT_BILLED, max_retries=8, time_limit=60_000)(packages_events.visit_billed)
 handler(INSTALLMENT_DUE, max_retries=5, time_limit=60_000)(packages_events.installment_due)

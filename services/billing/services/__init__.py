@@ -9,7 +9,8 @@ In clinic terms
 - `refund_create(actor=, payment=, amount=, reason=)`: give money back; above the clinic's
   threshold it waits for `refund_approve` by a manager other than the requester.
 - `invoice_create(actor=, patient=, location=, lines=)`: what the patient owes, with the codes a
-  superbill needs; `invoice_void` cancels one nothing was paid on.
+  superbill needs; `invoice_void` cancels one nothing was paid on; `invoice_adjust` takes part of
+  it off (discount, write-off, lender's fee, fee waiver) with a reason and a manager's approval.
 
 Never charged twice
 Our row is committed before Stripe is called and Stripe's idempotency key is derived from it
@@ -37,6 +38,7 @@ payment.failed, payment.disputed, refund.succeeded, refund.failed, refund.approv
 payment_method.saved.
 """
 
+from services.billing.services.adjustments import invoice_adjust, invoice_rest_write_off
 from services.billing.services.cards import (
     card_setup_apply,
     card_setup_sync,
@@ -52,6 +54,7 @@ from services.billing.services.invoices import (
     financing_payout_record,
     invoice_create,
     invoice_issue,
+    invoice_payable,
     invoice_void,
 )
 from services.billing.services.payments import payment_create, payment_process, payment_sync
@@ -74,8 +77,11 @@ __all__ = [
     "card_setup_apply",
     "card_setup_sync",
     "financing_payout_record",
+    "invoice_adjust",
     "invoice_create",
     "invoice_issue",
+    "invoice_payable",
+    "invoice_rest_write_off",
     "invoice_void",
     "payment_create",
     "payment_method_setup",

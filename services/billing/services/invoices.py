@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Sum
 
 from services.billing import ledger
+from services.billing.balances import invoice_balance_refresh
 from services.billing.models import (
+    AdjustmentKind,
     Invoice,
+    InvoiceAdjustment,
     InvoiceLine,
     InvoiceStatus,
     LedgerKind,
+    MoneyLedgerEntry,
+    Payment,
     PaymentStatus,
 )
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
+
+
+def invoice_payable(invoice: Invoice) -> int:
+    """What can still be paid or adjusted: the balance less payments on their way (invoice locked)."""
+    in_flight = (
+        Payment.objects.filter(
+            invoice=invoice, status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION]
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    return max(invoice.amount_due - in_flight, 0)
 
 
 # --- Invoices ---------------------------------------------------------------------------------
@@ -62,10 +79,12 @@ def invoice_create(
     provider=None,
     diagnosis_codes: list[str] | None = None,
     status: str = InvoiceStatus.OPEN,
+    appointment=None,
 ) -> Invoice:
     """Bill a patient at a clinic. Each line: description, quantity, unit_amount, and for a superbill
     service (its CPT code is the default), cpt_code, icd10_codes, date_of_service, provider; a
     package or fee line names what it sells with ref_type/ref_id. `status` draft or open.
+    `appointment`: the visit or fee this bills; PostgreSQL keeps it to one invoice per appointment.
     """
     if status not in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
         raise InvalidInput("A new invoice is draft or open.", field="status")
@@ -83,6 +102,7 @@ def invoice_create(
         diagnosis_codes=[c.upper() for c in (diagnosis_codes or [])],
         issued_at=clock.now() if status == InvoiceStatus.OPEN else None,
         created_by=actor,
+        appointment=appointment,
     )
     InvoiceLine.objects.bulk_create(InvoiceLine(invoice=invoice, **line) for line in cleaned)
     audit_record(
@@ -143,13 +163,36 @@ def invoice_void(*, actor, invoice: Invoice) -> Invoice:
 # --- Money that does not come through Stripe --------------------------------------------------
 @transaction.atomic
 def financing_payout_record(
-    *, actor, patient, location, amount: int, lender: str, reference: str, invoice: Invoice | None = None
+    *,
+    actor,
+    patient,
+    location,
+    amount: int,
+    lender: str,
+    reference: str,
+    invoice: Invoice | None = None,
+    lender_fee: int = 0,
 ) -> bool:
     """A lender (CareCredit, Cherry) paid the clinic for a patient's treatment. `reference` is the
     lender's payout id or the financing's public id: recording it twice is a no-op (returns False).
+    `amount` is what arrived; `lender_fee` what the lender kept. The fee is the clinic's cost: it is
+    recorded on the invoice as a `lender_fee` adjustment, never as the patient's balance.
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("Amount must be a positive number of minor units.", field="amount")
+    if isinstance(lender_fee, bool) or not isinstance(lender_fee, int) or lender_fee < 0:
+        raise InvalidInput("lender_fee is a non-negative number of minor units.", field="lender_fee")
+    if lender_fee and invoice is None:
+        raise InvalidInput("A lender's fee is recorded against an invoice.", field="invoice")
+    if invoice is not None:
+        if invoice.patient_id != patient.pk:
+            raise InvalidInput("The invoice belongs to another patient.", field="invoice")
+        if MoneyLedgerEntry.objects.filter(dedupe_key=f"financing:{lender}:{reference}").exists():
+            return False
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        payable = invoice_payable(invoice)
+        if amount + lender_fee > payable:
+            raise RuleViolation(f"The invoice has {payable} left to pay.", field="amount")
     entry = ledger.ledger_append(
         organization=patient.organization,
         kind=LedgerKind.FINANCING_PAYOUT,
@@ -165,13 +208,27 @@ def financing_payout_record(
     if entry is None:
         return False
     if invoice is not None:
-        ledger._invoice_paid_add(invoice.pk, amount)
+        if lender_fee:
+            InvoiceAdjustment.objects.create(
+                organization=invoice.organization,
+                invoice=invoice,
+                kind=AdjustmentKind.LENDER_FEE,
+                amount=lender_fee,
+                reason=f"{lender} merchant fee on payout {reference}"[:300],
+                approved_by=actor,
+                dedupe_key=f"financing:{lender}:{reference}:fee",
+            )
+        invoice_balance_refresh(invoice_id=invoice.pk)
     audit_record(
         organization=patient.organization,
         actor=actor,
         action="financing_payout.record",
         obj=patient,
         location_id=location.pk,
-        changes={"amount": {"after": amount}, "lender": {"after": lender}},
+        changes={
+            "amount": {"after": amount},
+            "lender": {"after": lender},
+            "lender_fee": {"after": lender_fee},
+        },
     )
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from services.billing import ledger
 from services.billing import stripe_gateway as gateway
@@ -22,6 +21,7 @@ from services.billing.services.common import (
     stripe_metadata,
     stripe_turn,
 )
+from services.billing.services.invoices import invoice_payable
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
@@ -129,15 +129,9 @@ def _check_invoice_payable(invoice: Invoice, amount: int) -> None:
         raise RuleViolation(
             f"The invoice is {invoice.status}; only an open invoice takes payments.", field="invoice"
         )
-    in_flight = (
-        Payment.objects.filter(
-            invoice=invoice, status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION]
-        ).aggregate(total=Sum("amount"))["total"]
-        or 0
-    )
-    balance = invoice.total_amount - invoice.amount_paid - in_flight
+    balance = invoice_payable(invoice)
     if amount > balance:
-        raise RuleViolation(f"The invoice has {max(balance, 0)} left to pay.", field="amount")
+        raise RuleViolation(f"The invoice has {balance} left to pay.", field="amount")
 
 
 def payment_process(*, payment_id: int, payment_method: str | None = None) -> Payment:

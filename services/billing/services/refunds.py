@@ -14,7 +14,9 @@ from services.billing.models import (
     Payment,
     PaymentStatus,
     Refund,
+    RefundReason,
     RefundStatus,
+    VisitCharge,
 )
 from services.billing.services.common import (
     DEFAULT_REFUND_APPROVAL_THRESHOLD,
@@ -43,37 +45,46 @@ def refund_threshold(*, location) -> int:
 
 
 @transaction.atomic
-def billing_policy_set(*, actor, location, refund_approval_threshold: int) -> BillingPolicy:
-    """A clinic's manager sets the amount above which refunds need approval."""
+def billing_policy_set(
+    *, actor, location, refund_approval_threshold: int, visit_charge: str | None = None
+) -> BillingPolicy:
+    """A clinic's manager sets the amount above which refunds need approval, and whether a billed
+    visit is charged to the card on file (`card_on_file`) or left due (`leave_due`, the default).
+    """
     if refund_approval_threshold < 0:
         raise InvalidInput("The threshold cannot be negative.", field="refund_approval_threshold")
+    if visit_charge is not None and visit_charge not in VisitCharge.values:
+        raise InvalidInput(f"visit_charge is one of {', '.join(VisitCharge.values)}.", field="visit_charge")
     before = refund_threshold(location=location)
-    policy, _ = BillingPolicy.objects.update_or_create(
-        location=location,
-        defaults={
-            "organization": location.organization,
-            "refund_approval_threshold": refund_approval_threshold,
-        },
-    )
+    defaults = {"organization": location.organization, "refund_approval_threshold": refund_approval_threshold}
+    if visit_charge is not None:
+        defaults["visit_charge"] = visit_charge
+    policy, _ = BillingPolicy.objects.update_or_create(location=location, defaults=defaults)
     audit_record(
         organization=location.organization,
         actor=actor,
         action="billing_policy.update",
         obj=location,
         location_id=location.pk,
-        changes={"refund_approval_threshold": {"before": before, "after": refund_approval_threshold}},
+        changes={
+            "refund_approval_threshold": {"before": before, "after": refund_approval_threshold},
+            "visit_charge": {"after": policy.visit_charge},
+        },
     )
     return policy
 
 
 def refund_create(
-    *, actor, payment: Payment, amount: int, reason: str, source_key: str | None = None
+    *, actor, payment: Payment, amount: int, reason: str, note: str = "", source_key: str | None = None
 ) -> Refund:
     """Give back `amount` of a payment: never more than it captured minus what is already refunded
     or waiting to be. Above the clinic's threshold the refund waits (`pending_approval`) for a
     manager; otherwise it goes to Stripe at once. `source_key` (optional) makes a worker's retry
-    return the same refund, e.g. "package-refund-<purchase id>".
+    return the same refund, e.g. "package-refund-<purchase id>". `reason` is one of RefundReason
+    (why the money goes back); `note` staff's own words. No refund makes the patient owe money.
     """
+    if reason not in RefundReason.values:
+        raise InvalidInput(f"A refund says why: one of {', '.join(RefundReason.values)}.", field="reason")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise InvalidInput("Amount must be a positive number of minor units.", field="amount")
     deferred = in_callers_transaction()
@@ -110,7 +121,8 @@ def refund_create(
             location_id=payment.location_id,
             amount=amount,
             currency=payment.currency,
-            reason=reason[:300],
+            reason=reason,
+            note=note[:300],
             source_key=source_key or None,
             requested_by=actor,
             status=RefundStatus.PENDING_APPROVAL if needs_approval else RefundStatus.PENDING,
@@ -128,6 +140,7 @@ def refund_create(
                 "amount": {"after": amount},
                 "payment": {"after": payment.public_id},
                 "status": {"after": refund.status},
+                "reason": {"after": reason},
             },
         )
         if needs_approval:

@@ -123,6 +123,14 @@ def _net_use_by_lot(appointment_id: int, lot_ids: list[int]) -> dict[int, int]:
     return {row["lot_id"]: row["net"] for row in rows}
 
 
+def credit_used_for(*, session: SessionRef) -> bool:
+    """Whether a credit is (still) used for this appointment: uses minus restores below zero."""
+    net = CreditLedgerEntry.objects.filter(
+        appointment_id=session.appointment_id, kind__in=[CreditKind.USED, CreditKind.RESTORED]
+    ).aggregate(net=Sum("delta"))["net"]
+    return (net or 0) < 0
+
+
 @transaction.atomic
 def credits_use(*, session: SessionRef) -> CreditLedgerEntry | None:
     """A completed session uses one credit for its service, the one expiring soonest.

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from services.billing import services as billing
 from services.core import clock
 from services.core.audit import audit_record
+from services.core.errors import Conflict, InvalidInput
 from services.core.outbox import event_record
 from services.packages.event_names import FEE_ASSESSED
 from services.packages.models import FeeKind, FeeStatus, PolicyFee
@@ -83,6 +84,7 @@ def fee_assess(*, appointment_id: int, kind: str) -> PolicyFee | None:
         actor=None,
         patient=appointment.patient,
         location=appointment.location,
+        appointment=appointment,
         lines=[
             {
                 "description": DESCRIPTIONS[kind],
@@ -169,4 +171,41 @@ def fee_settle(*, payment) -> PolicyFee | None:
     else:
         return fee
     fee.save(update_fields=["status", "payment", "failure_message", "updated_at"])
+    return fee
+
+
+@transaction.atomic
+def fee_waive(*, actor, fee: PolicyFee, reason: str) -> PolicyFee:
+    """A manager waives a fee not yet charged, with a reason: what is due on its invoice becomes a
+    `fee_waiver` adjustment (audited by billing) and the fee is marked waived. A charged fee is
+    refunded instead; a charge still with Stripe must finish first.
+    """
+    if not (reason or "").strip():
+        raise InvalidInput("A waiver says why.", field="reason")
+    fee = PolicyFee.objects.select_for_update().get(pk=fee.pk)
+    if fee.status not in (FeeStatus.PENDING, FeeStatus.FAILED):
+        raise Conflict(f"The fee is {fee.status}; a charged fee is refunded instead.", field="fee")
+    payable = billing.invoice_payable(fee.invoice) if fee.invoice_id else 0
+    if fee.invoice_id and payable != fee.invoice.amount_due:
+        raise Conflict("A charge for this fee is still with the card network; try again shortly.")
+    if payable:
+        billing.invoice_adjust(
+            actor=actor,
+            invoice=fee.invoice,
+            kind="fee_waiver",
+            amount=payable,
+            reason=reason,
+            dedupe_key=f"fee-waiver-{fee.public_id}",
+        )
+    before = fee.status
+    fee.status, fee.waived_reason = FeeStatus.WAIVED, reason.strip()[:64]
+    fee.save(update_fields=["status", "waived_reason", "updated_at"])
+    audit_record(
+        organization=fee.organization,
+        actor=actor,
+        action="fee.waive",
+        obj=fee,
+        location_id=fee.location_id,
+        changes={"status": {"before": before, "after": "waived"}, "reason": {"after": reason.strip()[:300]}},
+    )
     return fee

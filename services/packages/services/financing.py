@@ -97,8 +97,15 @@ def financing_decline(*, actor, financing: Financing) -> Financing:
 
 
 @transaction.atomic
-def financing_payout(*, actor, financing: Financing, amount: int, reference: str = "") -> Financing:
-    """The lender paid the clinic: into the money ledger as a financing payout matched to the sale."""
+def financing_payout(
+    *, actor, financing: Financing, amount: int, reference: str = "", lender_fee: int | None = None
+) -> Financing:
+    """The lender paid the clinic: into the money ledger as a financing payout matched to the sale.
+
+    Lenders pay the approved amount less their merchant fee; that fee (by default the difference,
+    or `lender_fee` as the lender's statement says) is the clinic's cost, recorded on the invoice
+    as a `lender_fee` adjustment, so the patient never owes it.
+    """
     financing = _locked(financing)
     if financing.status != FinancingStatus.APPROVED:
         raise Conflict(f"The financing is {financing.status}; a payout follows an approval.")
@@ -113,6 +120,7 @@ def financing_payout(*, actor, financing: Financing, amount: int, reference: str
         lender=financing.lender,
         reference=financing.public_id,
         invoice=purchase.invoice,
+        lender_fee=_lender_fee(financing, purchase, amount) if lender_fee is None else lender_fee,
     )
     financing.status, financing.funded_at = FinancingStatus.FUNDED, clock.now()
     financing.payout_amount, financing.payout_reference = amount, reference[:64]
@@ -124,6 +132,11 @@ def financing_payout(*, actor, financing: Financing, amount: int, reference: str
         {"status": {"before": "approved", "after": "funded"}, "payout_amount": {"after": amount}},
     )
     return financing
+
+
+def _lender_fee(financing: Financing, purchase, amount: int) -> int:
+    # Only a sale with an invoice has a balance the fee could otherwise be left on.
+    return (financing.approved_amount or 0) - amount if purchase.invoice_id else 0
 
 
 def _audit(actor, financing: Financing, action: str, changes: dict) -> None:

@@ -109,9 +109,18 @@ def purchase_refund(*, actor, purchase: PackagePurchase, reason: str = ""):
             actor=actor,
             payment=payments[a["payment_id"]],
             amount=a["amount"],
-            reason=reason or "Unused package credits",
+            reason="unused_credits",
+            note=reason or "Unused package credits",
             source_key=f"package-refund-{purchase.pk}-{a['payment_id']}",
         )
         for a in purchase.refund_allocations
     ]
+    if purchase.invoice_id is not None:
+        # Installments the refund cancelled will never be charged: the patient does not owe them.
+        billing.invoice_rest_write_off(
+            actor=actor,
+            invoice=purchase.invoice,
+            reason="Package refunded; the rest of its price is not billed",
+            dedupe_key=f"package-refund-{purchase.pk}-rest",
+        )
     return purchase, refunds

@@ -2,7 +2,7 @@
 
 from services.billing.models import Payment
 from services.packages.models import Installment, PackagePurchase, PaymentPlan
-from services.packages.services import fees, plans, purchases
+from services.packages.services import fees, plans, purchases, visits
 
 
 def payment_settle(*, payment: Payment) -> None:
@@ -16,6 +16,9 @@ def payment_settle(*, payment: Payment) -> None:
         plans.plan_payoff_settle(payment=payment)
     elif key.startswith("fee-appointment-"):
         fees.fee_settle(payment=payment)
+        visits.charge_failed_notify(payment=payment, what="a missed or late-cancelled appointment fee")
+    elif key.startswith("visit-appointment-"):
+        visits.charge_failed_notify(payment=payment, what="your visit")
 
 
 def plan_of_payment(payment: Payment) -> PaymentPlan | None:

@@ -1,0 +1,128 @@
+"""A patient's statement: every invoice they were issued, what is due, and how old it is.
+
+Age is counted in the invoice's clinic's own calendar days (its IANA zone), from the local date
+it was issued to the local date today. Buckets: 0-30, 31-60, 61-90 and over 90 days. One query
+for the invoices whatever their number; the sums are done here, from the cached amounts that the
+ledger keeps (services.billing.balances).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime
+from html import escape as e
+
+from reportlab.lib.units import inch
+from reportlab.platypus import Paragraph, Spacer
+
+from services.billing.documents import _STYLES, _build, _money, _table
+from services.billing.models import Invoice, InvoiceStatus
+from services.billing.selectors import MONEY_READERS
+from services.core import clock
+from services.core.audit import audit_record
+from services.organizations.scope import Scope
+
+BUCKETS = ("0_30", "31_60", "61_90", "90_plus")
+
+
+def _bucket(days: int) -> str:
+    return "0_30" if days <= 30 else "31_60" if days <= 60 else "61_90" if days <= 90 else "90_plus"
+
+
+def _local(value: datetime, tz: str) -> date:
+    return value.astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+
+def patient_statement(*, scope: Scope, patient, now: datetime | None = None) -> dict:
+    """Invoices of the patient at the caller's clinics (drafts and void ones left out), newest first."""
+    now = now or clock.now()
+    invoices = (
+        scope.filter(
+            Invoice.objects.select_related("location"), location_field="location", wanted=MONEY_READERS
+        )
+        .filter(patient=patient)
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .order_by("-issued_at", "-pk")
+    )
+    currency = patient.organization.currency
+    aging = dict.fromkeys(BUCKETS, 0)
+    rows = []
+    for invoice in invoices:
+        tz = invoice.location.timezone
+        issued = _local(invoice.issued_at or invoice.created_at, tz)
+        age = (_local(now, tz) - issued).days
+        due = invoice.amount_due
+        if due:
+            aging[_bucket(age)] += due
+        rows.append(
+            {
+                "id": invoice.public_id,
+                "location": invoice.location.public_id,
+                "location_name": invoice.location.name,
+                "status": invoice.status,
+                "issued_on": issued,
+                "age_days": age,
+                "total": invoice.total_amount,
+                "amount_adjusted": invoice.amount_adjusted,
+                "amount_paid": invoice.amount_paid,
+                "amount_refunded": invoice.amount_refunded,
+                "amount_due": due,
+            }
+        )
+    return {
+        "patient": patient.public_id,
+        "currency": currency,
+        "generated_at": now,
+        "balance": sum(aging.values()),
+        "aging": aging,
+        "invoices": rows,
+    }
+
+
+def statement_pdf(*, actor, patient, statement: dict) -> bytes:
+    """The statement on paper; handing it out is a read of the patient's money records (audited)."""
+    c = statement["currency"]
+    p = _STYLES["Normal"]
+    story = [
+        Paragraph("Statement", _STYLES["Title"]),
+        Paragraph(f"<b>{e(patient.organization.legal_name or patient.organization.name)}</b>", p),
+        Paragraph(f"Patient: {e(patient.name)} &nbsp; Date of birth: {patient.date_of_birth.isoformat()}", p),
+        Paragraph(f"As of {statement['generated_at']:%Y-%m-%d %H:%M} UTC", p),
+        Spacer(1, 0.2 * inch),
+    ]
+    rows = [["Issued", "Invoice", "Clinic", "Charges", "Adjusted", "Paid", "Refunded", "Due"]]
+    for row in statement["invoices"]:
+        rows.append(
+            [
+                row["issued_on"].isoformat(),
+                row["id"],
+                row["location_name"][:24],
+                _money(row["total"], c),
+                _money(row["amount_adjusted"], c),
+                _money(row["amount_paid"] + row["amount_refunded"], c),
+                _money(row["amount_refunded"], c),
+                _money(row["amount_due"], c),
+            ]
+        )
+    story += [_table(rows, [0.8 * inch, 1.7 * inch, 1.2 * inch] + [0.75 * inch] * 5), Spacer(1, 0.2 * inch)]
+    aging = statement["aging"]
+    story.append(
+        _table(
+            [
+                ["0-30 days", "31-60 days", "61-90 days", "Over 90 days"],
+                [_money(aging[b], c) for b in BUCKETS],
+            ],
+            [1.3 * inch] * 4,
+        )
+    )
+    story.append(Spacer(1, 0.2 * inch))
+    story.append(Paragraph(f"Balance due: {_money(statement['balance'], c)}", _STYLES["Heading3"]))
+    pdf = _build(story, f"Statement {patient.public_id}")
+    audit_record(
+        organization=patient.organization,
+        actor=actor,
+        action="patient.statement",
+        obj=patient,
+        location_id=patient.home_location_id,
+    )
+    return pdf

@@ -1,0 +1,161 @@
+"""Completed visits: a package credit covers the session, or the visit is billed (and maybe charged).
+
+One decision per appointment, whatever the delivery: `visit_settle` takes a transaction-scoped
+advisory lock on the appointment, then finds what was decided before (an invoice for the
+appointment, a credit used for it) or decides now (use a credit if one is usable, else bill). The
+invoice's unique `appointment` and the credit ledger's one use per appointment back the lock up.
+A credit bought after the visit was billed does not cover it retroactively (staff may refund).
+
+Charging follows the clinic's billing policy (`visit_charge`): `card_on_file` charges the saved
+card off-session (the card was saved with the patient's consent for exactly that), keyed
+`visit-appointment-<id>` so a second delivery reaches the same payment; `leave_due` (the default)
+leaves the invoice open for the desk. A declined card leaves the invoice open and tells the patient.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from services.billing import services as billing
+from services.billing.models import BillingPolicy, Invoice, InvoiceStatus, Payment, VisitCharge
+from services.clinics.models import ServicePrice
+from services.core.errors import DomainError
+from services.core.outbox import event_record
+from services.notifications.services import notification_send
+from services.packages.event_names import VISIT_BILLED
+from services.packages.schedule import local_date
+from services.packages.services import credits, money
+from services.packages.services.credits import SessionRef
+from services.scheduling.models import Appointment, AppointmentStatus
+
+VISIT_LOCK = 0x50430001
+
+
+def _lock(appointment_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [VISIT_LOCK, appointment_id % 2_147_483_647])
+
+
+def visit_price(*, service, location) -> int:
+    """The clinic's own price for the service, else its list price."""
+    own = ServicePrice.objects.filter(service=service, location=location).values_list(
+        "price_amount", flat=True
+    )
+    return next(iter(own), service.price_amount)
+
+
+@transaction.atomic
+def visit_settle(*, appointment_id: int) -> tuple[str, Invoice | None]:
+    """Cover a completed session with a credit, else bill it. Returns ("credit"|"billed"|"free"|
+    "not_completed", invoice). Safe to call any number of times, from any number of workers.
+    """
+    appointment = Appointment.objects.select_related("location", "patient", "service", "organization").get(
+        pk=appointment_id
+    )
+    if appointment.status != AppointmentStatus.COMPLETED:
+        return "not_completed", None
+    _lock(appointment.pk)
+    invoice = Invoice.objects.filter(appointment_id=appointment.pk).first()
+    if invoice is not None:
+        return "billed", invoice
+    session = SessionRef.of(appointment)
+    if credits.credits_use(session=session) is not None or credits.credit_used_for(session=session):
+        return "credit", None
+    price = visit_price(service=appointment.service, location=appointment.location)
+    if price == 0:
+        return "free", None
+    invoice = billing.invoice_create(
+        actor=None,
+        patient=appointment.patient,
+        location=appointment.location,
+        provider=appointment.provider,
+        appointment=appointment,
+        lines=[
+            {
+                "service": appointment.service,
+                "unit_amount": price,
+                "ref_type": "appointment",
+                "ref_id": appointment.public_id,
+                "date_of_service": local_date(appointment.start, appointment.location.timezone),
+                "provider": appointment.provider,
+            }
+        ],
+    )
+    event_record(
+        name=VISIT_BILLED,
+        organization=appointment.organization,
+        payload={
+            "invoice_id": invoice.pk,
+            "appointment_id": appointment.pk,
+            "patient_id": appointment.patient_id,
+        },
+    )
+    return "billed", invoice
+
+
+@transaction.atomic
+def visit_unbill(*, appointment_id: int) -> Invoice | None:
+    """A completion reversed (the session did not happen): its visit invoice is voided if nothing
+    was paid on it; otherwise it stays for staff to refund (`service_not_rendered`)."""
+    _lock(appointment_id)
+    invoice = Invoice.objects.filter(appointment_id=appointment_id, status=InvoiceStatus.OPEN).first()
+    if invoice is None or not invoice.lines.filter(ref_type="appointment").exists():
+        return None  # no visit invoice (a fee's is never reversed this way)
+    try:
+        return billing.invoice_void(actor=None, invoice=invoice)
+    except DomainError:
+        return None
+
+
+def visit_charge(*, invoice_id: int) -> Payment | None:
+    """Charge a billed visit to the card on file when the clinic's policy says so; once per visit."""
+    invoice = Invoice.objects.select_related("patient", "location").get(pk=invoice_id)
+    policy = BillingPolicy.objects.filter(location_id=invoice.location_id).values_list(
+        "visit_charge", flat=True
+    )
+    if next(iter(policy), VisitCharge.LEAVE_DUE) != VisitCharge.CARD_ON_FILE:
+        return None
+    source_key = f"visit-appointment-{invoice.appointment_id}"
+    existing = money.payment_by_source(organization_id=invoice.organization_id, source_key=source_key)
+    if existing is not None:
+        return existing
+    if invoice.status != InvoiceStatus.OPEN or not money.has_card_on_file(invoice.patient):
+        return None  # paid at the desk already, or no card: the invoice stays due
+    return money.charge(
+        actor=None,
+        patient=invoice.patient,
+        location=invoice.location,
+        amount=billing.invoice_payable(invoice),
+        purpose="invoice",
+        source_key=source_key,
+        invoice=invoice,
+        off_session=True,
+    )
+
+
+def charge_failed_notify(*, payment: Payment, what: str) -> None:
+    """Tell the patient a charge for a visit or a fee was declined (no clinical detail)."""
+    if payment.status != "failed":
+        return
+    patient, location = payment.patient, payment.location
+    amount = f"${payment.amount // 100:,}.{payment.amount % 100:02d}"
+    body = (
+        f"Your card was declined for {what} of {amount} at {location.name}. "
+        "The amount stays on your account; please call the clinic or pay in the portal."
+    )
+    for channel, to, ok in (
+        ("email", patient.email, patient.consent_email),
+        ("sms", patient.phone, patient.consent_sms),
+    ):
+        if ok and to:
+            notification_send(
+                organization=payment.organization,
+                channel=channel,
+                to=to,
+                subject="Your payment did not go through",
+                body=body,
+                template="billing.charge_failed",
+                location=location,
+                dedupe_key=f"charge-failed-{payment.public_id}:{channel}",
+                quiet_hours_zone=location.timezone,
+            )
