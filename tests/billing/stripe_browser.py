@@ -46,20 +46,6 @@ def payment_intent(pi_id: str):
     return client().v1.payment_intents.retrieve(pi_id)
 
 
-def payment_intents_for(payment_public_id: str) -> list:
-    """Every PaymentIntent localstripe holds whose metadata names our payment."""
-    found, starting_after = [], None
-    while True:
-        params = {"limit": 100, **({"starting_after": starting_after} if starting_after else {})}
-        page = client().v1.payment_intents.list(params=params)
-        found += [
-            pi for pi in page.data if (pi.to_dict().get("metadata") or {}).get("payment") == payment_public_id
-        ]
-        if not page.has_more or not page.data:
-            return found
-        starting_after = page.data[-1].id
-
-
 def charges_for(patient) -> list:
     """The charges localstripe made on the patient's Stripe customer: one per money movement."""
     customer = patient.billing_customer.stripe_customer_id

@@ -147,8 +147,9 @@ def test_crash_between_stripes_answer_and_our_commit_then_retry_charges_once(
     monkeypatch.undo()
     payment = charge(patient_with_card, biller, off_session=True)  # the worker's retry
     assert payment.status == "succeeded"
-    [intent] = stripe_browser.payment_intents_for(payment.public_id)
-    assert intent.id == payment.stripe_payment_intent_id
+    # One charge on the patient's customer, made by the intent whose id we committed before the crash.
+    [charged] = stripe_browser.charges_for(patient_with_card)
+    assert charged.payment_intent == payment.stripe_payment_intent_id
     assert MoneyLedgerEntry.objects.filter(payment=payment).count() == 1
 
 

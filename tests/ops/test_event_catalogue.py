@@ -88,7 +88,8 @@ def test_no_sql_spells_an_event_name():
 def test_every_registered_handler_listens_to_a_declared_event(module):
     registry = importlib.import_module(module)
     names = declared()
-    undeclared = sorted(set(registry.registered()) - set(names))
+    # Fault and worker tests register their own handlers under `test.*` in this same process.
+    undeclared = sorted(n for n in set(registry.registered()) - set(names) if not n.startswith("test."))
     assert undeclared == []
     assert {"appointment.cancelled", "payment.failed", "stripe.event.received"} <= set(registry.registered())
 
