@@ -14,7 +14,7 @@ from services.core import clock
 from services.core.models import OutboxEvent
 from services.core.outbox import Event, event_record
 from services.packages.models import CreditKind, CreditLedgerEntry
-from services.packages.services import purchases, visits
+from services.packages.services import visits
 from services.scheduling.services.booking import event_payload
 from tests.billing import stripe_browser
 from tests.billing.test_races import run_together
@@ -40,15 +40,9 @@ def used(patient) -> int:
 
 
 @pytest.mark.parametrize("with_credit", [False, True])
-def test_four_handlers_at_once_decide_once(biller, patient_with_card, series, location, iv, with_credit):
+def test_four_handlers_at_once_decide_once(patient_with_card, location, iv, with_credit, buy_series):
     if with_credit:
-        purchases.package_purchase(
-            actor=biller,
-            patient=patient_with_card,
-            package=series,
-            location=location,
-            payment={"method": "card_on_file"},
-        )
+        buy_series()
     appointment = completed(patient_with_card, location, iv)
     results, errors = run_together(4, lambda i: visits.visit_settle(appointment_id=appointment.pk)[0])
     assert errors == [None] * 4
