@@ -9,17 +9,16 @@ from functools import wraps
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from django.core import signing
 from django.shortcuts import redirect, render
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api.organizations.auth import client_address
+from api.page_session import PageSession
 from api.portal.waitlist import entry_data, offer_data
 from services.clinics.models import Location
 from services.core.errors import DomainError, NotFound
-from services.organizations import services as auth_services
 from services.organizations.models import User
 from services.portal import services as portal_services
 from services.portal.models import PortalAccount
@@ -29,8 +28,9 @@ from services.waitlist import offers as offer_services
 from services.waitlist import services as waitlist_services
 from services.waitlist.models import WaitlistOffer
 
-COOKIE = "portal_session"
-SALT = "chairside.portal.session"
+SESSION = PageSession(
+    cookie="portal_session", salt="chairside.portal.session", kind=User.KIND_PATIENT, path="/portal/"
+)
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 NOTICES = {
     "joined": "You are on the waitlist. We will email you when a course is available.",
@@ -63,22 +63,10 @@ def _display(offer: dict) -> dict:
     }
 
 
-def _user(request) -> User | None:
-    raw = request.COOKIES.get(COOKIE)
-    if not raw:
-        return None
-    try:
-        token = signing.loads(raw, salt=SALT)
-    except signing.BadSignature:
-        return None
-    user = auth_services.token_user(raw_token=token)
-    return user if user is not None and user.kind == User.KIND_PATIENT else None
-
-
 def patient_page(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        user = _user(request)
+        user = SESSION.user(request)
         if user is None:
             # The whole path: a recall notice's booking link keeps its clinic through the sign-in.
             return redirect("/portal/login?" + urlencode({"next": request.get_full_path()}))
@@ -101,27 +89,8 @@ def _notice(request) -> str | None:
 def login_page(request):
     error = None
     if request.method == "POST":
-        try:
-            issued = auth_services.token_issue(
-                email=request.POST.get("email", ""),
-                password=request.POST.get("password", ""),
-                address=client_address(request),
-                kind=User.KIND_PATIENT,
-            )
-        except auth_services.TooManyAttempts:
-            error = "Too many failed sign-in attempts; try again later."
-        except auth_services.InvalidCredentials:
-            error = "Email or password is incorrect."
-        else:
-            response = redirect(_safe_next(request.POST.get("next")))
-            response.set_cookie(
-                COOKIE,
-                signing.dumps(issued.access_token, salt=SALT),
-                httponly=True,
-                samesite="Lax",
-                secure=request.is_secure(),
-                path="/portal/",
-            )
+        response, error = SESSION.sign_in(request, to=_safe_next(request.POST.get("next")))
+        if response is not None:
             return response
     return render(
         request,
@@ -138,15 +107,7 @@ def login_page(request):
 @csrf_protect
 @require_POST
 def logout_page(request):
-    raw = request.COOKIES.get(COOKIE)
-    if raw:
-        try:
-            auth_services.token_revoke(raw_token=signing.loads(raw, salt=SALT))
-        except signing.BadSignature:
-            pass
-    response = redirect("/portal/login")
-    response.delete_cookie(COOKIE, path="/portal/")
-    return response
+    return SESSION.sign_out(request, to="/portal/login")
 
 
 @csrf_protect

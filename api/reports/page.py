@@ -6,43 +6,30 @@ token in a signed, HttpOnly, SameSite=Lax cookie scoped to /reports/, as the pat
 
 from functools import wraps
 
-from django.core import signing
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
-from api.organizations.auth import client_address
+from api.page_session import PageSession
 from api.permissions import scope_of
 from api.reports import charts, csv_export
 from api.reports.access import PAGE_ROLES, READ_ROLES
 from api.reports.views import report_data
 from services.clinics.models import Location
 from services.core.errors import DomainError
-from services.organizations import services as auth_services
 from services.organizations.models import User
 from services.reports.shapes import SHAPES
 
-COOKIE = "reports_session"
-SALT = "chairside.reports.session"
-
-
-def _user(request) -> User | None:
-    raw = request.COOKIES.get(COOKIE)
-    if not raw:
-        return None
-    try:
-        token = signing.loads(raw, salt=SALT)
-    except signing.BadSignature:
-        return None
-    user = auth_services.token_user(raw_token=token)
-    return user if user is not None and user.kind == User.KIND_STAFF else None
+SESSION = PageSession(
+    cookie="reports_session", salt="chairside.reports.session", kind=User.KIND_STAFF, path="/reports/"
+)
 
 
 def staff_page(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        user = _user(request)
+        user = SESSION.user(request)
         if user is None:
             return redirect("/reports/login")
         request.user = user
@@ -137,27 +124,8 @@ def report_csv(request, report: str):
 def login_page(request):
     error = None
     if request.method == "POST":
-        try:
-            issued = auth_services.token_issue(
-                email=request.POST.get("email", ""),
-                password=request.POST.get("password", ""),
-                address=client_address(request),
-                kind=User.KIND_STAFF,
-            )
-        except auth_services.TooManyAttempts:
-            error = "Too many failed sign-in attempts; try again later."
-        except auth_services.InvalidCredentials:
-            error = "Email or password is incorrect."
-        else:
-            response = redirect("/reports/")
-            response.set_cookie(
-                COOKIE,
-                signing.dumps(issued.access_token, salt=SALT),
-                httponly=True,
-                samesite="Lax",
-                secure=request.is_secure(),
-                path="/reports/",
-            )
+        response, error = SESSION.sign_in(request, to="/reports/")
+        if response is not None:
             return response
     return render(request, "reports/login.html", {"error": error, "email": request.POST.get("email", "")})
 
@@ -165,12 +133,4 @@ def login_page(request):
 @csrf_protect
 @require_POST
 def logout_page(request):
-    raw = request.COOKIES.get(COOKIE)
-    if raw:
-        try:
-            auth_services.token_revoke(raw_token=signing.loads(raw, salt=SALT))
-        except signing.BadSignature:
-            pass
-    response = redirect("/reports/login")
-    response.delete_cookie(COOKIE, path="/reports/")
-    return response
+    return SESSION.sign_out(request, to="/reports/login")

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from services.clinical.models import ClinicalPolicy
 from services.clinics.models import Location
-from services.core.audit import audit_record, diff, snapshot
+from services.clinics.services.common import clinic_policy_set
 
 DEFAULT_KETAMINE_MIN_GAP_HOURS = 24
 DEFAULT_SCREENING_VALIDITY_DAYS = 365
@@ -60,21 +60,11 @@ def clinical_policy_set(*, actor, location: Location, data: dict[str, Any]) -> C
 
     Bookings already made are not re-checked: the gap and the validity apply from the next booking.
     """
-    policy, _ = ClinicalPolicy.objects.select_for_update().get_or_create(
-        location=location, defaults={"organization_id": location.organization_id}
+    return clinic_policy_set(
+        model=ClinicalPolicy,
+        actor=actor,
+        location=location,
+        data=data,
+        fields=POLICY_FIELDS,
+        action="clinical_policy.update",
     )
-    before = snapshot(policy, POLICY_FIELDS)
-    for key, value in data.items():
-        setattr(policy, key, value)
-    policy.save()
-    changes = diff(before, snapshot(policy, POLICY_FIELDS))
-    if changes:
-        audit_record(
-            organization=actor.organization,
-            actor=actor,
-            action="clinical_policy.update",
-            obj=location,
-            changes=changes,
-            location_id=location.pk,
-        )
-    return policy

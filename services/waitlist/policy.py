@@ -5,7 +5,7 @@ from typing import Any
 from django.db import transaction
 
 from services.clinics.models import Location
-from services.core.audit import audit_record, diff, snapshot
+from services.clinics.services.common import clinic_policy_set
 from services.waitlist.models import WaitlistPolicy
 
 POLICY_FIELDS = ["offer_hold_hours", "min_lead_hours", "search_days", "reminder_before_expiry_minutes"]
@@ -20,21 +20,11 @@ def policy_for(location: Location) -> WaitlistPolicy:
 @transaction.atomic
 def waitlist_policy_set(*, actor, location: Location, data: dict[str, Any]) -> WaitlistPolicy:
     """Change a clinic's offer rules (audited); offers already made keep their expiry."""
-    policy, _ = WaitlistPolicy.objects.select_for_update().get_or_create(
-        location=location, defaults={"organization_id": location.organization_id}
+    return clinic_policy_set(
+        model=WaitlistPolicy,
+        actor=actor,
+        location=location,
+        data=data,
+        fields=POLICY_FIELDS,
+        action="waitlist_policy.update",
     )
-    before = snapshot(policy, POLICY_FIELDS)
-    for key, value in data.items():
-        setattr(policy, key, value)
-    policy.save()
-    changes = diff(before, snapshot(policy, POLICY_FIELDS))
-    if changes:
-        audit_record(
-            organization=actor.organization,
-            actor=actor,
-            action="waitlist_policy.update",
-            obj=location,
-            changes=changes,
-            location_id=location.pk,
-        )
-    return policy

@@ -1,5 +1,5 @@
 """End-to-end tests: the real Redis broker in a test namespace, a real Dramatiq worker thread, and
-(for the portal page) headless Chromium from Debian's packages, installed here when missing."""
+(for the portal and report pages) headless Chromium from Debian's packages, installed here when missing."""
 
 import shutil
 import subprocess
@@ -64,3 +64,37 @@ def live_server(django_db_setup, django_db_blocker):
     server = LiveServer("localhost")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def browser_window():
+    """The browser's window size; a module overrides this fixture for a larger page."""
+    return "1100,1400"
+
+
+@pytest.fixture
+def browser(chromium_paths, browser_window, tmp_path):
+    """Headless Chromium through Selenium, with its own profile, closed after the test."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = chromium_paths
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--window-size={browser_window}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()

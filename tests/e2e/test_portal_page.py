@@ -2,59 +2,17 @@
 offer and find the booked course; decline passes an offer on."""
 
 import pytest
-from selenium.webdriver.support.wait import WebDriverWait
 
 from services.scheduling.models import Appointment
 from services.waitlist.matching import waitlist_match_location
 from services.waitlist.models import WaitlistOffer
 from services.waitlist.services import spravato_eligibility_set
-from tests.factories.organizations import PASSWORD, OrganizationFactory, staff_with_role
+from tests.e2e.support import sign_in
+from tests.factories.organizations import OrganizationFactory, staff_with_role
 from tests.factories.patients import ScreeningFactory
 from tests.factories.waitlist import freeze, portal_user, spravato_clinic, waiting_patient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(chromium_paths, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = chromium_paths
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1100,1400",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
-
-
-def sign_in(browser, live_server, email):
-    browser.get(f"{live_server.url}/portal/")
-    assert "/portal/login" in browser.current_url
-    browser.find_element("id", "email").send_keys(email)
-    browser.find_element("id", "password").send_keys(PASSWORD)
-    browser.find_element("id", "sign-in").click()
-    signed_in(browser)
-
-
-def signed_in(browser):
-    """Wait for the sign-in to land: hashing the password takes a moment, and reading the page
-    before the redirect arrives would read the sign-in form again."""
-    WebDriverWait(browser, 20).until(lambda b: "/portal/login" not in b.current_url)
 
 
 def test_sign_in_join_see_position_and_accept(browser, live_server, settings):
@@ -65,7 +23,7 @@ def test_sign_in_join_see_position_and_accept(browser, live_server, settings):
     user = portal_user(org, name="Robin Example")
     staff = staff_with_role("clinician", location=clinic.location)
 
-    sign_in(browser, live_server, user.email)
+    sign_in(browser, live_server, user.email, area="portal")
     assert "Hello, Robin Example" in browser.page_source
     browser.find_element("css selector", f"input.clinic[value='{clinic.location.public_id}']").click()
     browser.find_element("id", "join-waitlist").click()
@@ -105,7 +63,7 @@ def test_decline_from_the_page(browser, live_server):
     clinic = spravato_clinic(OrganizationFactory())
     entry, user = waiting_patient(clinic.location, name="Sam Example")
     offer = waitlist_match_location(location_id=clinic.location.pk, trigger="test")[0]
-    sign_in(browser, live_server, user.email)
+    sign_in(browser, live_server, user.email, area="portal")
     assert browser.find_elements("id", f"offer-{offer.public_id}")
     browser.find_element("id", "decline-offer").click()
     assert "you keep your place" in browser.find_element("id", "notice").text
@@ -122,7 +80,7 @@ def test_a_wrong_password_and_a_signed_out_page(browser, live_server):
     browser.find_element("id", "password").send_keys("not-the-password")
     browser.find_element("id", "sign-in").click()
     assert "incorrect" in browser.find_element("id", "error").text
-    sign_in(browser, live_server, user.email)
+    sign_in(browser, live_server, user.email, area="portal")
     browser.find_element("id", "sign-out").click()
     browser.get(f"{live_server.url}/portal/")
     assert "/portal/login" in browser.current_url

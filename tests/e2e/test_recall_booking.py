@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - `browser` is the fixture shared with test_portal_page
 """A recall notice's booking link in headless Chromium: the patient follows the link from the email,
 signs in, lands on the booking page of the recalling clinic, picks a time, and the recall is booked."""
 
@@ -11,7 +10,7 @@ from django.conf import settings as django_settings
 from services.notifications.models import Notification
 from services.recalls.ladder import recall_first_notice
 from services.scheduling.models import Appointment
-from tests.e2e.test_portal_page import browser, signed_in  # noqa: F401 - the headless Chromium fixture
+from tests.e2e.support import signed_in
 from tests.factories.organizations import PASSWORD, OrganizationFactory
 from tests.factories.recalls import make_recall
 from tests.recalls.test_self_booking import Setting
@@ -35,7 +34,7 @@ def test_from_the_notice_link_to_a_booked_session(browser, live_server):
     browser.find_element("id", "email").send_keys(setting.user.email)
     browser.find_element("id", "password").send_keys(PASSWORD)
     browser.find_element("id", "sign-in").click()
-    signed_in(browser)
+    signed_in(browser, area="portal")
 
     assert f"recall={recall.public_id}" in browser.current_url
     slots = browser.find_elements("css selector", "input.slot")  # waits for the page

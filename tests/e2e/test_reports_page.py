@@ -2,47 +2,19 @@
 the figures the JSON endpoints return, with the charts drawn; a screenshot is kept in .data/."""
 
 import pytest
-from selenium.webdriver.support.wait import WebDriverWait
 
 from services.reports.shapes import SHAPES
 from tests.conftest import client_for
-from tests.factories.organizations import PASSWORD, staff_with_role
+from tests.e2e.support import sign_in
+from tests.factories.organizations import staff_with_role
 from tests.reports.fixtures import END, START, dst_week
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser(chromium_paths, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = chromium_paths
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1200,1600",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
-
-
-def sign_in(browser, live_server, user):
-    browser.get(f"{live_server.url}/reports/")
-    assert "/reports/login" in browser.current_url
-    browser.find_element("id", "email").send_keys(user.email)
-    browser.find_element("id", "password").send_keys(PASSWORD)
-    browser.find_element("id", "sign-in").click()
-    WebDriverWait(browser, 20).until(lambda b: "/reports/login" not in b.current_url)
+def browser_window():
+    return "1200,1600"  # every report on one screenshot
 
 
 def table_cells(browser, table_id):
@@ -53,7 +25,7 @@ def table_cells(browser, table_id):
 def test_the_page_shows_the_json_figures_with_charts(browser, live_server, settings):
     week = dst_week()
     manager = staff_with_role("manager", location=week.location)
-    sign_in(browser, live_server, manager)
+    sign_in(browser, live_server, manager.email, area="reports")
     browser.get(f"{live_server.url}/reports/?start={START}&end={END}")
 
     api = client_for(manager)
@@ -79,7 +51,7 @@ def test_the_page_shows_the_json_figures_with_charts(browser, live_server, setti
 def test_a_bad_range_and_a_clinical_role(browser, live_server):
     week = dst_week()
     clinician = staff_with_role("clinician", location=week.location)
-    sign_in(browser, live_server, clinician)
+    sign_in(browser, live_server, clinician.email, area="reports")
     browser.get(f"{live_server.url}/reports/?start=2030-01-01&end=2031-06-01")
     assert "end: At most 366 days" in browser.find_element("id", "error").text
     browser.get(f"{live_server.url}/reports/?start={START}&end={END}")

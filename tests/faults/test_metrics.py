@@ -1,6 +1,5 @@
 """/metrics: events awaiting handling by age counts only what some handler still owes."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -8,19 +7,7 @@ import pytest
 from services.core import clock
 from services.core.models import EventDelivery, OutboxEvent, ProcessedEvent
 from tests.conftest import client_for
-
-
-def event(org, *, age: timedelta, handlers: list[str] | None, dispatched: bool = True) -> OutboxEvent:
-    at = clock.now() - age
-    return OutboxEvent.objects.create(
-        event_id=uuid.uuid4(),
-        name="test.fault",
-        organization=org,
-        payload={},
-        occurred_at=at,
-        dispatched_at=at if dispatched else None,
-        handlers=handlers,
-    )
+from tests.factories.outbox import aged_event as event
 
 
 @pytest.mark.django_db

@@ -8,21 +8,9 @@ import pytest
 
 from services.core import clock
 from services.core.models import EventDelivery, OutboxEvent
+from tests.factories.outbox import aged_event
 from tests.workers.support import queue_messages
 from workers import reconciler
-
-
-def dispatched(org, *, ago: timedelta, handlers: list[str]) -> OutboxEvent:
-    at = clock.now() - ago
-    return OutboxEvent.objects.create(
-        event_id=uuid.uuid4(),
-        name="test.fault",
-        organization=org,
-        payload={},
-        occurred_at=at,
-        dispatched_at=at,
-        handlers=handlers,
-    )
 
 
 @pytest.mark.django_db
@@ -34,8 +22,8 @@ def test_an_event_whose_message_may_still_wait_in_the_queue_is_not_published_aga
     head = broker.get_actor("tests.fault_effect").message({"event_id": str(uuid.uuid4())})
     head = head.copy(message_timestamp=int((clock.now() - timedelta(minutes=1)).timestamp() * 1000))
     broker.enqueue(head)
-    behind_head = dispatched(org, ago=timedelta(seconds=30), handlers=["tests.fault_effect"])
-    before_head = dispatched(org, ago=timedelta(minutes=5), handlers=["tests.fault_effect"])
+    behind_head = aged_event(org, age=timedelta(seconds=30), handlers=["tests.fault_effect"])
+    before_head = aged_event(org, age=timedelta(minutes=5), handlers=["tests.fault_effect"])
 
     result = reconciler.reconcile()
 
@@ -54,9 +42,9 @@ def test_only_the_handlers_an_event_went_to_and_still_registered_are_awaited(
 ):
     # Sent to a handler since removed: nothing runs it any more, so nothing is awaited; the handler
     # registered for test.fault today was not there then and does not receive the old event.
-    removed = dispatched(org, ago=timedelta(minutes=5), handlers=["tests.removed_handler"])
+    removed = aged_event(org, age=timedelta(minutes=5), handlers=["tests.removed_handler"])
     # Sent to nobody (the relay marks these handled at once; an old row may lack the mark).
-    nobody = dispatched(org, ago=timedelta(minutes=5), handlers=[])
+    nobody = aged_event(org, age=timedelta(minutes=5), handlers=[])
 
     result = reconciler.reconcile()
 

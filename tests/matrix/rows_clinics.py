@@ -59,6 +59,10 @@ def new_shift(w):
     }
 
 
+def new_provider(w):
+    return {"name": "Dr. Ada Lin", "role": "physician", "npi": "1234567893", "licensed_states": ["CA"]}
+
+
 ROWS = [
     Row("chairs.list", "get", lambda w: "/api/v1/chairs", EVERYONE, names_object=False),
     Row("chairs.get", "get", chair, EVERYONE),
@@ -92,12 +96,7 @@ ROWS = [
         "post",
         lambda w: "/api/v1/providers",
         MANAGERS,
-        lambda w: {
-            "name": "Dr. Ada Lin",
-            "role": "physician",
-            "npi": "1234567893",
-            "licensed_states": ["CA"],
-        },
+        new_provider,
         201,
         names_object=False,
     ),
@@ -107,12 +106,7 @@ ROWS = [
         "put",
         provider,
         MANAGERS,
-        lambda w: {
-            "name": "Dr. Ada Lin",
-            "role": "physician",
-            "npi": "1234567893",
-            "licensed_states": ["CA"],
-        },
+        new_provider,
     ),
     Row("providers.delete", "delete", provider, MANAGERS, None, 204),
     Row("shifts.list", "get", shifts, EVERYONE),

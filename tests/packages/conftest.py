@@ -6,6 +6,7 @@ from services.core import clock
 from services.core.models import OutboxEvent
 from services.core.outbox import Event, event_handle_once
 from services.organizations.models import Role
+from services.packages.services import purchases
 from services.packages.services.credits import SessionRef
 from tests.billing.conftest import put_card_on_file
 from tests.conftest import client_for
@@ -46,6 +47,23 @@ def patient(location):
 def patient_with_card(patient, biller):
     put_card_on_file(patient, biller)
     return patient
+
+
+@pytest.fixture
+def buy_series(biller, patient_with_card, series, location):
+    """Sells the series to the patient, paid with the card on file; call it when the test needs it."""
+
+    def buy():
+        purchase, _ = purchases.package_purchase(
+            actor=biller,
+            patient=patient_with_card,
+            package=series,
+            location=location,
+            payment={"method": "card_on_file"},
+        )
+        return purchase
+
+    return buy
 
 
 @pytest.fixture

@@ -25,15 +25,8 @@ def balance(patient) -> int:
 
 
 @pytest.fixture
-def sold(biller, patient_with_card, series, location):
-    purchase, _ = purchases.package_purchase(
-        actor=biller,
-        patient=patient_with_card,
-        package=series,
-        location=location,
-        payment={"method": "card_on_file"},
-    )
-    return purchase
+def sold(buy_series):
+    return buy_series()
 
 
 def announce(appointment: Appointment, name: str, **extra) -> None:

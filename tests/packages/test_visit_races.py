@@ -4,35 +4,22 @@ Whatever the interleaving of two handlers for one completed appointment, the out
 a credit used, or one invoice and one charge; never both, never neither.
 """
 
-from datetime import timedelta
-
 import pytest
 
 import workers.actors.packages  # noqa: F401 - registers the handlers, as the worker process does
 from services.billing.models import BillingPolicy, Invoice, Payment
-from services.core import clock
 from services.core.models import OutboxEvent
 from services.core.outbox import Event, event_record
 from services.packages.models import CreditKind, CreditLedgerEntry
-from services.packages.services import purchases, visits
+from services.packages.services import visits
 from services.scheduling.services.booking import event_payload
 from tests.billing import stripe_browser
 from tests.billing.test_races import run_together
-from tests.factories.scheduling import AppointmentFactory
+from tests.packages.test_visits import completed
 from tests.packages.test_worker import broker, wait_for, worker  # noqa: F401 - fixtures
 from workers import registry
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def completed(patient, location, iv):
-    return AppointmentFactory(
-        patient=patient,
-        location=location,
-        service=iv,
-        status="completed",
-        start=clock.now() - timedelta(hours=3),
-    )
 
 
 def used(patient) -> int:
@@ -40,15 +27,9 @@ def used(patient) -> int:
 
 
 @pytest.mark.parametrize("with_credit", [False, True])
-def test_four_handlers_at_once_decide_once(biller, patient_with_card, series, location, iv, with_credit):
+def test_four_handlers_at_once_decide_once(patient_with_card, location, iv, with_credit, buy_series):
     if with_credit:
-        purchases.package_purchase(
-            actor=biller,
-            patient=patient_with_card,
-            package=series,
-            location=location,
-            payment={"method": "card_on_file"},
-        )
+        buy_series()
     appointment = completed(patient_with_card, location, iv)
     results, errors = run_together(4, lambda i: visits.visit_settle(appointment_id=appointment.pk)[0])
     assert errors == [None] * 4

@@ -15,7 +15,6 @@ from services.core import clock
 from services.notifications.models import Notification
 from services.packages import events
 from services.packages.models import CreditKind, CreditLedgerEntry
-from services.packages.services import purchases
 from services.scheduling.models import Appointment
 from tests.billing import stripe_browser
 from tests.billing.conftest import put_card_on_file
@@ -99,16 +98,10 @@ def test_by_default_the_visit_is_left_due_and_nothing_is_charged(
 
 
 def test_a_visit_a_credit_covers_is_not_billed_whatever_the_order(
-    biller, patient_with_card, series, location, iv, deliver
+    patient_with_card, location, iv, deliver, buy_series
 ):
     charge_card_on_file(location)
-    purchases.package_purchase(
-        actor=biller,
-        patient=patient_with_card,
-        package=series,
-        location=location,
-        payment={"method": "card_on_file"},
-    )
+    buy_series()
     appointment = completed(patient_with_card, location, iv)
     announce(appointment, "completed")
     run_completion(deliver)
@@ -120,19 +113,13 @@ def test_a_visit_a_credit_covers_is_not_billed_whatever_the_order(
 
 
 def test_a_credit_bought_after_the_visit_was_billed_is_not_also_used(
-    biller, patient_with_card, series, location, iv, clinic_price, deliver
+    patient_with_card, location, iv, clinic_price, deliver, buy_series
 ):
     appointment = completed(patient_with_card, location, iv)
     announce(appointment, "completed")
     run_completion(deliver)
     assert Invoice.objects.filter(appointment=appointment).count() == 1
-    purchases.package_purchase(
-        actor=biller,
-        patient=patient_with_card,
-        package=series,
-        location=location,
-        payment={"method": "card_on_file"},
-    )
+    buy_series()
     announce(appointment, "completed")  # redelivered after the credit exists
     run_completion(deliver)
     assert used_credits(patient_with_card) == 0

@@ -65,15 +65,9 @@ def test_the_handlers_are_registered_for_their_events():
 
 
 def test_a_completed_session_and_a_late_cancellation_reach_the_worker(
-    worker, biller, patient_with_card, series, location, iv
+    worker, biller, patient_with_card, location, iv, buy_series
 ):
-    purchases.package_purchase(
-        actor=biller,
-        patient=patient_with_card,
-        package=series,
-        location=location,
-        payment={"method": "card_on_file"},
-    )
+    buy_series()
     done = AppointmentFactory(
         patient=patient_with_card,
         location=location,

@@ -137,15 +137,20 @@ def test_availability_offers_no_spravato_window_without_a_prescriber(desk, clini
 # --- course -----------------------------------------------------------------------------------
 
 
-def test_course_refuses_an_unenrolled_spravato_patient(desk, clinic):
-    patient = PatientFactory(home_location=clinic.location, cleared=True)
-    body = {
+def course_request(clinic, patient) -> dict:
+    """The desk's request for a Spravato induction course at the clinic, from Tuesday on."""
+    return {
         "patient": patient.public_id,
         "service": clinic.services["spravato"].public_id,
         "kind": "spravato_induction",
         "locations": [clinic.location.public_id],
         "start_after": TUESDAY.isoformat(),
     }
+
+
+def test_course_refuses_an_unenrolled_spravato_patient(desk, clinic):
+    patient = PatientFactory(home_location=clinic.location, cleared=True)
+    body = course_request(clinic, patient)
     refused(desk.post("/api/v1/appointment-series", body, format="json"), "rems-patient-not-enrolled")
     assert not Appointment.objects.filter(patient=patient).exists()
 
@@ -173,13 +178,7 @@ def test_course_refuses_a_session_without_a_prescriber(clinic, patient):
 
 def test_course_search_plans_around_the_missing_prescriber(desk, clinic, patient):
     prescriber_leaves_at(clinic, at(TUESDAY, "07:00"))  # back at 10:00
-    body = {
-        "patient": patient.public_id,
-        "service": clinic.services["spravato"].public_id,
-        "kind": "spravato_induction",
-        "locations": [clinic.location.public_id],
-        "start_after": TUESDAY.isoformat(),
-    }
+    body = course_request(clinic, patient)
     response = desk.post("/api/v1/appointment-series", body, format="json")
     assert response.status_code == 201, response.content
     sessions = [datetime.fromisoformat(x["start"]) for x in response.json()["sessions"]]

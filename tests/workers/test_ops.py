@@ -1,7 +1,6 @@
 """/metrics, the workers section of /readyz, structured job logs and the outbox's retention."""
 
 import logging
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,20 +10,13 @@ from services.core import clock
 from services.core.models import OutboxEvent, ProcessedEvent
 from services.notifications.models import Notification
 from tests.conftest import client_for
+from tests.factories.outbox import aged_event
 from tests.workers.support import running_worker, wait_for
 from workers import outbox
 
 
-def old_event(org, *, age: timedelta, dispatched: bool) -> OutboxEvent:
-    at = clock.now() - age
-    return OutboxEvent.objects.create(
-        event_id=uuid.uuid4(),
-        name="test.none",
-        organization=org,
-        payload={},
-        occurred_at=at,
-        dispatched_at=at if dispatched else None,
-    )
+def old_event(org, **kwargs):
+    return aged_event(org, name="test.none", **kwargs)  # a name no handler listens to
 
 
 @pytest.mark.django_db
