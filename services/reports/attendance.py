@@ -13,8 +13,10 @@ from services.reports.sql import LOCS, fetch, rate
 
 _SQL = f"""
 WITH {LOCS},
-a AS (
-    SELECT a.* FROM scheduling_appointment a JOIN locs l ON l.id = a.location_id
+a AS (  -- only the columns used: the year's rows are materialized once, narrow rows stay in memory
+    SELECT a.location_id, a.service_id, a.provider_id, a.chair_id, a.status, a.late_cancel,
+           a.cancelled_by_clinic, a.cancelled_at, a.start, a."end"
+    FROM scheduling_appointment a JOIN locs l ON l.id = a.location_id
     WHERE a.start >= l.lo AND a.start < l.hi
 ),
 counts AS (
