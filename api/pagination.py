@@ -1,5 +1,7 @@
 """Cursor pagination with the API's list shape: {"results": [...], "next": url | null}."""
 
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -19,3 +21,15 @@ class CreatedCursorPagination(CursorPagination):
             "required": ["results", "next"],
             "properties": {"results": schema, "next": {"type": "string", "nullable": True, "format": "uri"}},
         }
+
+
+def unpaged(rows: list) -> dict:
+    """A short list that is never paged, in the same shape as a paged one (`next` is always null)."""
+    return {"results": rows, "next": None}
+
+
+def unpaged_schema(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
+    """The OpenAPI description of `unpaged(...)`, so the shape is declared once."""
+    return inline_serializer(
+        name, {"results": item(many=True), "next": serializers.CharField(allow_null=True, read_only=True)}
+    )

@@ -4,8 +4,31 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 
+def _json_type_error(field, value) -> str | None:
+    """JSON types as the document states them: DRF alone takes 0 for false, "12" for 12, 12 for "12"."""
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a whole number."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "Must be a number."
+    if isinstance(field, serializers.CharField | serializers.DateField | serializers.DateTimeField):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        for item in value:
+            if item is not None and (message := _json_type_error(field.child, item)):
+                return message
+    return None
+
+
 class StrictSerializerMixin:
-    """Unknown fields in a request body are a 400 naming each field, not silently ignored."""
+    """Unknown fields in a request body are a 400 naming each field, not silently ignored, and so is
+    a value of another JSON type than the field's (`"active": 0` is not a boolean).
+
+    A nested object (or list item) is always sent whole: in a PATCH, DRF would let its required
+    fields go missing too, and the service then met a half-built item.
+    """
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -13,6 +36,19 @@ class StrictSerializerMixin:
             unknown = sorted(set(data) - known)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            wrong = {
+                name: [message]
+                for name, value in data.items()
+                if value is not None and (message := _json_type_error(self.fields[name], value))
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+            if self.parent is not None and getattr(self.root, "partial", False):
+                missing = [
+                    n for n, f in self.fields.items() if f.required and not f.read_only and n not in data
+                ]
+                if missing:
+                    raise serializers.ValidationError({name: ["This field is required."] for name in missing})
         return super().to_internal_value(data)
 
 

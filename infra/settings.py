@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served by api/docs.py
     "django.contrib.postgres",
     "services.core",
     "services.organizations",
@@ -157,6 +158,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",
+    "DEFAULT_METADATA_CLASS": "api.metadata.ApiMetadata",
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 50,
 }
@@ -169,7 +171,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.finish_schema"],
+    # The docs pages load their assets from this server (api/docs.py), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+STATIC_URL = "/static/"
 
 # --- Clinical rules -------------------------------------------------------------------------
 # Intake tests (urine drug screen, pregnancy test) older than this no longer support a clearance.

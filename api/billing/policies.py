@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from api.billing.common import APPROVERS
+from api.pagination import unpaged, unpaged_schema
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.billing import services
@@ -33,7 +34,7 @@ class BillingPolicyViewSet(ScopedViewSet):
             "refund_approval_threshold": {"amount": threshold, "currency": currency},
         }
 
-    @extend_schema(responses={200: BillingPolicySerializer(many=True)})
+    @extend_schema(responses={200: unpaged_schema("BillingPolicies", BillingPolicySerializer)})
     def list(self, request):
         locations = self.scope.filter(
             Location.objects.select_related("organization").order_by("name", "pk"),
@@ -49,7 +50,7 @@ class BillingPolicyViewSet(ScopedViewSet):
             self._row(loc, policies.get(loc.pk, services.DEFAULT_REFUND_APPROVAL_THRESHOLD))
             for loc in locations
         ]
-        return Response({"results": rows})
+        return Response(unpaged(rows))
 
     @extend_schema(request=BillingPolicySerializer, responses={200: BillingPolicySerializer})
     def create(self, request):

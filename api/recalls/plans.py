@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from api.permissions import CLINICAL, MANAGERS, roles_for
 from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
+from api.recalls.shapes import MaintenancePlanShape
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ClinicPolicyViewSet, ScopedViewSet
 from services.clinics.models import Location, Service
@@ -112,7 +113,7 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
             OpenApiParameter("phase", str),
             OpenApiParameter("patient", str),
         ],
-        responses={200: dict},
+        responses=MaintenancePlanShape(many=True),
         operation_id="maintenance_plans_list",
     )
     def list(self, request, *args, **kwargs):
@@ -120,13 +121,13 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         self._audit(page, "maintenance_plan.list")
         return self.get_paginated_response([plan_dict(plan) for plan in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=MaintenancePlanShape)
     def retrieve(self, request, *args, **kwargs):
         plan = self.get_object()
         self._audit([plan], "maintenance_plan.read")
         return Response(plan_dict(plan))
 
-    @extend_schema(request=MaintenancePlanCreateSerializer, responses={201: dict})
+    @extend_schema(request=MaintenancePlanCreateSerializer, responses={201: MaintenancePlanShape})
     def create(self, request):
         body = MaintenancePlanCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
@@ -140,7 +141,7 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         )
         return Response(plan_dict(plan), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MaintenancePlanChangeSerializer, responses={200: dict})
+    @extend_schema(request=MaintenancePlanChangeSerializer, responses=MaintenancePlanShape)
     def partial_update(self, request, *args, **kwargs):
         plan = self.get_object()
         body = MaintenancePlanChangeSerializer(data=request.data, context={"request": request})

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from api.pagination import CreatedCursorPagination
 from api.permissions import CLINICAL, roles_for
 from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
+from api.recalls.shapes import RecallFiguresShape, RecallShape
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -107,10 +108,10 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter("location", str),
-            OpenApiParameter("status", str),
-            OpenApiParameter("step", str),
+            OpenApiParameter("status", str, enum=STATUS_FILTERS),
+            OpenApiParameter("step", str, enum=RecallStep.values),
         ],
-        responses={200: dict},
+        responses=RecallShape(many=True),
         operation_id="recalls_list",
     )
     def list(self, request, *args, **kwargs):
@@ -119,11 +120,11 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
         now = clock.now()
         return self.get_paginated_response([recall_row(row, now) for row in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RecallShape)
     def retrieve(self, request, id=None):
         return self._respond(self._recall())
 
-    @extend_schema(request=RecallSnoozeSerializer, responses={200: dict})
+    @extend_schema(request=RecallSnoozeSerializer, responses=RecallShape)
     @action(detail=True, methods=["post"])
     def snooze(self, request, id=None):
         body = RecallSnoozeSerializer(data=request.data)
@@ -132,7 +133,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             services.recall_snooze(actor=request.user, recall=self._recall(), **body.validated_data)
         )
 
-    @extend_schema(request=RecallContactedSerializer, responses={200: dict})
+    @extend_schema(request=RecallContactedSerializer, responses=RecallShape)
     @action(detail=True, methods=["post"])
     def contacted(self, request, id=None):
         body = RecallContactedSerializer(data=request.data)
@@ -141,7 +142,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             services.recall_contacted(actor=request.user, recall=self._recall(), **body.validated_data)
         )
 
-    @extend_schema(request=RecallCloseSerializer, responses={200: dict})
+    @extend_schema(request=RecallCloseSerializer, responses=RecallShape)
     @action(detail=True, methods=["post"])
     def close(self, request, id=None):
         body = RecallCloseSerializer(data=request.data)
@@ -151,7 +152,8 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)], responses={200: dict}
+        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)],
+        responses=RecallFiguresShape,
     )
     @action(detail=False, methods=["get"])
     def figures(self, request):

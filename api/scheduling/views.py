@@ -9,13 +9,13 @@ monitoring), so only clinicians. Org admins hold every role. All staff may read 
 
 from datetime import timedelta
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
-from api.pagination import CreatedCursorPagination
+from api.pagination import CreatedCursorPagination, unpaged, unpaged_schema
 from api.permissions import ALL_STAFF, CLINICAL
 from api.scheduling import serializers as s
 from api.viewsets import ScopedViewSet
@@ -48,9 +48,7 @@ class AvailabilityViewSet(ScopedViewSet):
             ),
             OpenApiParameter("step", int, description="slot step in minutes (default 15)"),
         ],
-        responses={
-            200: inline_serializer("AvailabilityList", {"results": s.AvailabilityWindowSerializer(many=True)})
-        },
+        responses={200: unpaged_schema("AvailabilityList", s.AvailabilityWindowSerializer)},
     )
     def list(self, request):
         params = request.query_params
@@ -70,7 +68,7 @@ class AvailabilityViewSet(ScopedViewSet):
             location_ids=q["location"],
             step=timedelta(minutes=q["step"]),
         )
-        return Response({"results": [s.window_dict(w) for w in windows]})
+        return Response(unpaged([s.window_dict(w) for w in windows]))
 
 
 class AppointmentPagination(CreatedCursorPagination):

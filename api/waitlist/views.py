@@ -11,6 +11,7 @@ from api.permissions import CLINICAL, roles_for
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from api.waitlist.rows import entry_row
+from api.waitlist.shapes import EntryShape, WaitlistFiguresShape
 from services.clinics.models import Location
 from services.core import clock
 from services.core.errors import NotFound
@@ -75,15 +76,18 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
 
     @extend_schema(
         operation_id="waitlist_list",
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("status", str)],
-        responses={200: dict},
+        parameters=[
+            OpenApiParameter("location", str),
+            OpenApiParameter("status", str, enum=EntryStatus.values),
+        ],
+        responses=EntryShape(many=True),
     )
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         now = clock.now()
         return self.get_paginated_response([entry_row(entry, now) for entry in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=EntryShape)
     def retrieve(self, request, id=None):
         return Response(entry_row(self._entry(), clock.now()))
 
@@ -95,7 +99,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
             raise PermissionDenied("Your role at this clinic does not allow this.")
         return entry
 
-    @extend_schema(request=PrioritySerializer, responses={200: dict})
+    @extend_schema(request=PrioritySerializer, responses=EntryShape)
     @action(detail=True, methods=["post"])
     def priority(self, request, id=None):
         serializer = PrioritySerializer(data=request.data)
@@ -103,7 +107,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         services.waitlist_priority_set(actor=request.user, entry=self._entry(), **serializer.validated_data)
         return Response(entry_row(self._entry(), clock.now()))
 
-    @extend_schema(request=RemoveSerializer, responses={200: dict})
+    @extend_schema(request=RemoveSerializer, responses=EntryShape)
     @action(detail=True, methods=["post"])
     def remove(self, request, id=None):
         serializer = RemoveSerializer(data=request.data)
@@ -111,7 +115,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         services.waitlist_entry_remove(actor=request.user, entry=self._entry(), **serializer.validated_data)
         return Response(entry_row(self._entry(), clock.now()))
 
-    @extend_schema(request=ManualOfferSerializer, responses={201: dict})
+    @extend_schema(request=ManualOfferSerializer, responses={201: EntryShape})
     @action(detail=True, methods=["post"])
     def offer(self, request, id=None):
         entry = self._entry()
@@ -128,7 +132,8 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         return Response(entry_row(self._entry(), clock.now()), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)], responses={200: dict}
+        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)],
+        responses=WaitlistFiguresShape,
     )
     @action(detail=False, methods=["get"])
     def figures(self, request):
