@@ -12,6 +12,29 @@ class CreatedCursorPagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        """`?limit=` is 1 to max_page_size, once; anything else is a 400, not silently the default."""
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        raw = values[0]
+        if (
+            len(values) > 1
+            or not (raw.isascii() and raw.isdigit())
+            or not 1 <= int(raw) <= self.max_page_size
+        ):
+            raise serializers.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.get_next_link()})
 

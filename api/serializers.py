@@ -1,7 +1,18 @@
 """Serializer building blocks shared by every domain."""
 
+from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+class QueryParams(dict):
+    """A query string as a plain dict (`QueryParams(request.query_params.dict())`): its values are
+    text by nature, so the JSON type check below does not apply to it."""
+
+
+def _from_query_string(serializer) -> bool:
+    return isinstance(getattr(serializer.root, "initial_data", None), QueryParams | QueryDict)
 
 
 def _json_type_error(field, value) -> str | None:
@@ -39,7 +50,9 @@ class StrictSerializerMixin:
             wrong = {
                 name: [message]
                 for name, value in data.items()
-                if value is not None and (message := _json_type_error(self.fields[name], value))
+                if value is not None
+                and not _from_query_string(self)
+                and (message := _json_type_error(self.fields[name], value))
             }
             if wrong:
                 raise serializers.ValidationError(wrong)
@@ -141,3 +154,13 @@ class AwareDateTimeField(serializers.DateTimeField):
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
         return super().to_internal_value(value)
+
+
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "08:30"})
+class HourMinuteField(serializers.TimeField):
+    """A clinic-local time of day as "HH:MM", in and out (OpenAPI's `time` format wants seconds)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M"])
+        super().__init__(**kwargs)

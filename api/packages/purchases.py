@@ -9,6 +9,7 @@ from api.billing.common import MONEY_READERS, MONEY_TAKERS
 from api.clinics.common import query_filters
 from api.packages import shapes
 from api.packages.shapes import request_currency
+from api.schema import rejects
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -146,7 +147,10 @@ class PackagePurchaseViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, S
         )
         return self._answer(purchase, secret, status.HTTP_201_CREATED)
 
-    @extend_schema(request=PayAgainSerializer, responses=shapes.PurchaseSerializer)
+    @extend_schema(
+        request=PayAgainSerializer,
+        responses={200: shapes.PurchaseSerializer, **rejects({409: "The purchase is not awaiting payment"})},
+    )
     @action(detail=True, methods=["post"])
     def pay(self, request, *args, **kwargs):
         purchase = self.get_object()

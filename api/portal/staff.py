@@ -57,7 +57,9 @@ class PortalAccountViewSet(mixins.ListModelMixin, ScopedViewSet):
         if email:
             queryset = queryset.filter(user__email__iexact=email.strip())
         linked = self.request.query_params.get("linked")
-        if linked in ("true", "false"):
+        if linked not in (None, "true", "false"):
+            raise serializers.ValidationError({"linked": ["true or false."]})
+        if linked is not None:
             queryset = queryset.filter(user__patient__isnull=linked == "false")
         return queryset
 

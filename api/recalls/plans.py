@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api.permissions import CLINICAL, MANAGERS, roles_for
 from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
 from api.recalls.shapes import MaintenancePlanShape
-from api.serializers import PublicIdField, StrictSerializer
+from api.serializers import HourMinuteField, PublicIdField, StrictSerializer
 from api.viewsets import ClinicPolicyViewSet, ScopedViewSet
 from services.clinics.models import Location, Service
 from services.organizations.models import Role
@@ -110,7 +110,7 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     @extend_schema(
         parameters=[
             OpenApiParameter("location", str),
-            OpenApiParameter("phase", str),
+            OpenApiParameter("phase", str, enum=Phase.values),
             OpenApiParameter("patient", str),
         ],
         responses=MaintenancePlanShape(many=True),
@@ -168,8 +168,8 @@ class RecallPolicySerializer(StrictSerializer):
     phq9_booster_margin = serializers.IntegerField(min_value=1, max_value=27, required=False)
     gad7_booster_margin = serializers.IntegerField(min_value=1, max_value=21, required=False)
     booster_after_months = serializers.IntegerField(min_value=1, max_value=24, required=False)
-    quiet_hours_start = serializers.TimeField(required=False, format="%H:%M")
-    quiet_hours_end = serializers.TimeField(required=False, format="%H:%M")
+    quiet_hours_start = HourMinuteField(required=False)
+    quiet_hours_end = HourMinuteField(required=False)
 
 
 class RecallPolicyViewSet(ClinicPolicyViewSet):

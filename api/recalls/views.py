@@ -15,6 +15,7 @@ from api.pagination import CreatedCursorPagination
 from api.permissions import CLINICAL, roles_for
 from api.recalls.common import audit_patient_reads, choice_param, iso, location_param
 from api.recalls.shapes import RecallFiguresShape, RecallShape
+from api.schema import rejects
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -22,6 +23,7 @@ from services.core import clock
 from services.recalls import selectors, services
 from services.recalls.models import ContactChannel, Recall, RecallStatus, RecallStep
 
+NOT_OPEN = rejects({409: "The recall is no longer open (closed or booked meanwhile)"})
 STATUS_FILTERS = [*RecallStatus.values, "active"]  # active: open or snoozed
 
 
@@ -124,7 +126,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
     def retrieve(self, request, id=None):
         return self._respond(self._recall())
 
-    @extend_schema(request=RecallSnoozeSerializer, responses=RecallShape)
+    @extend_schema(request=RecallSnoozeSerializer, responses={200: RecallShape, **NOT_OPEN})
     @action(detail=True, methods=["post"])
     def snooze(self, request, id=None):
         body = RecallSnoozeSerializer(data=request.data)
@@ -133,7 +135,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             services.recall_snooze(actor=request.user, recall=self._recall(), **body.validated_data)
         )
 
-    @extend_schema(request=RecallContactedSerializer, responses=RecallShape)
+    @extend_schema(request=RecallContactedSerializer, responses={200: RecallShape, **NOT_OPEN})
     @action(detail=True, methods=["post"])
     def contacted(self, request, id=None):
         body = RecallContactedSerializer(data=request.data)
@@ -142,7 +144,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             services.recall_contacted(actor=request.user, recall=self._recall(), **body.validated_data)
         )
 
-    @extend_schema(request=RecallCloseSerializer, responses=RecallShape)
+    @extend_schema(request=RecallCloseSerializer, responses={200: RecallShape, **NOT_OPEN})
     @action(detail=True, methods=["post"])
     def close(self, request, id=None):
         body = RecallCloseSerializer(data=request.data)

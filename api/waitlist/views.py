@@ -8,6 +8,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from api.permissions import CLINICAL, roles_for
+from api.schema import rejects
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from api.waitlist.rows import entry_row
@@ -18,6 +19,8 @@ from services.core.errors import NotFound
 from services.patients.models import Patient
 from services.waitlist import matching, selectors, services
 from services.waitlist.models import EntryStatus, WaitlistEntry
+
+ENTRY_CLOSED = rejects({409: "The entry is no longer waiting (removed, or booked from an offer)"})
 
 ELIGIBILITY_ROLES = CLINICAL | {"billing"}
 
@@ -99,7 +102,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
             raise PermissionDenied("Your role at this clinic does not allow this.")
         return entry
 
-    @extend_schema(request=PrioritySerializer, responses=EntryShape)
+    @extend_schema(request=PrioritySerializer, responses={200: EntryShape, **ENTRY_CLOSED})
     @action(detail=True, methods=["post"])
     def priority(self, request, id=None):
         serializer = PrioritySerializer(data=request.data)
@@ -107,7 +110,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         services.waitlist_priority_set(actor=request.user, entry=self._entry(), **serializer.validated_data)
         return Response(entry_row(self._entry(), clock.now()))
 
-    @extend_schema(request=RemoveSerializer, responses=EntryShape)
+    @extend_schema(request=RemoveSerializer, responses={200: EntryShape, **ENTRY_CLOSED})
     @action(detail=True, methods=["post"])
     def remove(self, request, id=None):
         serializer = RemoveSerializer(data=request.data)
@@ -115,7 +118,18 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         services.waitlist_entry_remove(actor=request.user, entry=self._entry(), **serializer.validated_data)
         return Response(entry_row(self._entry(), clock.now()))
 
-    @extend_schema(request=ManualOfferSerializer, responses={201: EntryShape})
+    @extend_schema(
+        request=ManualOfferSerializer,
+        responses={
+            201: EntryShape,
+            **rejects(
+                {
+                    409: "The entry is not waiting or has an open offer",
+                    422: "The patient is not eligible or no course fits",
+                }
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def offer(self, request, id=None):
         entry = self._entry()
