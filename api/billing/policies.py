@@ -26,6 +26,7 @@ class BillingPolicyViewSet(ScopedViewSet):
     read_roles = APPROVERS
     write_roles = APPROVERS
     serializer_class = BillingPolicySerializer
+    pagination_class = None  # one row per clinic, answered whole as unpaged() (else documented twice)
 
     def _row(self, location: Location, threshold: int) -> dict:
         currency = location.organization.currency

@@ -94,11 +94,17 @@ BOOKING_RULES = rejects(
 )
 
 
+_ONE_STATUS = "(" + "|".join(AppointmentStatus.values) + ")"
+STATUS_LIST = f"^{_ONE_STATUS}(,{_ONE_STATUS})*$"
+
+
 class AppointmentFilterSerializer(serializers.Serializer):
     patient = serializers.CharField(required=False)
     location = serializers.CharField(required=False)
     provider = serializers.CharField(required=False)
-    status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
+    status = serializers.RegexField(
+        STATUS_LIST, required=False, help_text="One status or several, comma-separated: booked,checked_in"
+    )
     start = s.QueryDateTimeField(required=False)
     end = s.QueryDateTimeField(required=False)
 
