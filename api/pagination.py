@@ -1,6 +1,6 @@
 """Cursor pagination with the API's list shape: {"results": [...], "next": url | null}."""
 
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -53,6 +53,9 @@ def unpaged(rows: list) -> dict:
 
 def unpaged_schema(name: str, item: type[serializers.Serializer]) -> serializers.Serializer:
     """The OpenAPI description of `unpaged(...)`, so the shape is declared once."""
-    return inline_serializer(
+    envelope = inline_serializer(
         name, {"results": item(many=True), "next": serializers.CharField(allow_null=True, read_only=True)}
     )
+    # The envelope is the whole answer, even on a `list` action, which drf-spectacular would wrap in an array.
+    extend_schema_serializer(many=False)(type(envelope))
+    return envelope

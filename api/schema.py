@@ -83,6 +83,9 @@ BODY_REJECTED = (
 )
 
 
+KEY_REUSED = "The Idempotency-Key was used before with another request (or a rule forbids it)."
+
+
 def rejects(reasons: dict[int, str]) -> dict[int, OpenApiResponse]:
     """Error statuses an operation answers to well-formed requests, each with its reason:
     `responses={200: X, **rejects({409: "the recall is already closed"})}`. The body is the Problem
@@ -106,6 +109,8 @@ def finish_schema(result, generator, request, public):
         for operation in item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("default", problem)
+                if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+                    operation["responses"].setdefault("422", {"description": KEY_REUSED})
                 if "requestBody" in operation:
                     # JSON Schema cannot say that an id must name an existing row of the caller's
                     # practice, nor relate two fields (end after start): those are 400s on valid shapes.

@@ -47,12 +47,12 @@ def record_example(case, response, seconds: float) -> None:
 FAILURES: dict[str, str] = {}
 
 
-def record_failure(case, response, exc: Exception) -> None:
+def record_failure(who: str, case, response, exc: BaseException) -> None:
     failures = getattr(exc, "exceptions", [exc])
     what = "; ".join(
         f"{getattr(f, 'title', type(f).__name__)}: {str(getattr(f, 'message', f))[:300]!r}" for f in failures
     )
-    FAILURES.setdefault(case.operation.label, f"{response.status_code} {what}")
+    FAILURES.setdefault(f"{who} {case.operation.label}", f"{response.status_code} {what}")
 
 
 def summary() -> str:

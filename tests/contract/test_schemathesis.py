@@ -93,7 +93,7 @@ def mutated(case) -> set:
     return names | {getattr(data, "parameter", None)}
 
 
-def exercise(case, headers: dict) -> None:
+def exercise(case, headers: dict, who: str) -> None:
     if case.meta is not None and case.meta.generation.mode.is_positive and case.path_parameters:
         case.path_parameters = real_id(case.operation.path, dict(case.path_parameters))
     if case.meta is not None and case.meta.generation.mode.is_negative and "Authorization" in mutated(case):
@@ -104,7 +104,7 @@ def exercise(case, headers: dict) -> None:
     try:
         case.validate_response(response, excluded_checks=EXCLUDED, additional_checks=ADDED, headers=headers)
     except BaseException as exc:  # schemathesis' FailureGroup is a BaseExceptionGroup
-        record_failure(case, response, exc)
+        record_failure(who, case, response, exc)
         raise
 
 
@@ -121,10 +121,10 @@ FUZZ = settings(
 @schema.parametrize()
 @FUZZ
 def test_as_org_admin(case, practice, db):
-    exercise(case, practice["admin"])
+    exercise(case, practice["admin"], "admin")
 
 
 @clinic_schema.parametrize()
 @FUZZ
 def test_as_clinic_manager(case, practice, db):
-    exercise(case, practice["manager"])
+    exercise(case, practice["manager"], "manager")
