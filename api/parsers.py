@@ -5,6 +5,7 @@ value, so a body carrying one in any key or value (an unknown field's name is ec
 stored idempotent answer) failed with a 500 at the first INSERT. They are refused here, as a 400.
 """
 
+from django.http import JsonResponse
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -25,3 +26,19 @@ class StorableJSONParser(JSONParser):
         if not _storable(data):
             raise ParseError("The body contains a NUL character or a lone surrogate, which cannot be stored.")
         return data
+
+
+class StorableQueryMiddleware:
+    """The same rule for the query string: `?email=%00` is a 400 here, not a PostgreSQL error later."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not all(_storable(key) and _storable(values) for key, values in request.GET.lists()):
+            # Imported here: api.errors loads DRF's views, whose settings import this module's parser.
+            from api.errors import PROBLEM_CONTENT_TYPE, problem
+
+            body = problem(400, "The query string contains a NUL character or a lone surrogate.")
+            return JsonResponse(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
+        return self.get_response(request)

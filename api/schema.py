@@ -70,7 +70,7 @@ class EnumQuery:
         from rest_framework.exceptions import ValidationError  # DRF loads settings; keep import lazy
 
         values = request.query_params.getlist(self.name)
-        if not values or values == [""]:
+        if not values:
             return None
         if len(values) > 1 or values[0] not in self.choices:
             raise ValidationError({self.name: [f"One of {', '.join(self.choices)}."]})
@@ -94,6 +94,12 @@ def rejects(reasons: dict[int, str]) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(description=reason) for code, reason in reasons.items()}
 
 
+def _no_nul(schema: dict) -> None:
+    """A free-text query, path or header parameter cannot carry NUL (nor can PostgreSQL store it)."""
+    if schema.get("type") == "string" and not ({"pattern", "enum", "format"} & set(schema)):
+        schema["pattern"] = "^[^\\u0000]*$"
+
+
 def finish_schema(result, generator, request, public):
     """Postprocessing hook: paths as API.md writes them, and the error shape on every operation.
 
@@ -109,6 +115,8 @@ def finish_schema(result, generator, request, public):
         for operation in item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("default", problem)
+                for parameter in operation.get("parameters", []):
+                    _no_nul(parameter.get("schema", {}))
                 if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
                     operation["responses"].setdefault("422", {"description": KEY_REUSED})
                 if "requestBody" in operation:

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "services.core.request_context.RequestIdMiddleware",
     "api.errors.ProblemFallbackMiddleware",
+    "api.parsers.StorableQueryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

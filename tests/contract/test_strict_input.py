@@ -38,6 +38,11 @@ def test_a_nul_character_in_a_body_is_refused_before_anything_is_stored(admin_cl
     assert not Chair.objects.exists()
 
 
+def test_a_nul_character_in_the_query_string_is_a_400(admin_client):
+    response = admin_client.get("/api/v1/portal-accounts?email=a%00b")
+    problem_fields(response, 400)
+
+
 def test_options_answers_on_routes_without_one_serializer(admin_client):
     response = admin_client.options("/api/v1/maintenance-plans")
     assert response.status_code == 200
