@@ -81,9 +81,10 @@ class RefundSerializer(StrictSerializer):
 
 
 class PurchaseFilters(serializers.Serializer):
-    patient = serializers.CharField(required=False)
-    location = serializers.CharField(required=False)
-    package = serializers.CharField(required=False)
+    # Ids match exactly or not at all: a blank or padded value finds nothing rather than a 400.
+    patient = serializers.CharField(required=False, trim_whitespace=False)
+    location = serializers.CharField(required=False, trim_whitespace=False)
+    package = serializers.CharField(required=False, trim_whitespace=False)
     status = serializers.ChoiceField(choices=PurchaseStatus.choices, required=False)
 
 

@@ -6,6 +6,7 @@ Ids in paths are swapped for ids of real rows of the demo practice (looked up th
 serves the path), so reads, updates and actions reach objects and not only the 404 branch.
 """
 
+import json
 import logging
 import time
 
@@ -17,6 +18,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, Phase, settings
 
 from services.organizations.models import User
@@ -34,7 +36,11 @@ ROLES = {
 
 def load(phases: list[str]):
     """The document exactly as /api/schema/ serves it (same generator, same hooks), sent in-process."""
-    loaded = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
+    # Rendered to JSON as the endpoint does, so values such as a Decimal bound arrive as numbers.
+    document = json.loads(
+        OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    )
+    loaded = schemathesis.openapi.from_dict(document)
     loaded.app = get_wsgi_application()
     loaded.config.phases.update(phases=phases)
     return loaded
