@@ -13,7 +13,12 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from api.errors import PROBLEM_CONTENT_TYPE
-from services.core.idempotency import idempotency_claim, idempotency_store, request_fingerprint
+from services.core.idempotency import (
+    MAX_KEY_LENGTH,
+    idempotency_claim,
+    idempotency_store,
+    request_fingerprint,
+)
 
 HEADER = "Idempotency-Key"
 # For `@extend_schema(parameters=[IDEMPOTENCY_KEY])` on decorated handlers.
@@ -22,6 +27,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
+    # What idempotency_claim accepts: printable ASCII, no space at either end, 1 to 255 characters.
+    pattern=f"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$",
     description="A retry with the same key and body returns the first response and does nothing again.",
 )
 

@@ -5,7 +5,8 @@ import hmac
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 
@@ -13,8 +14,17 @@ from api.errors import PROBLEM_CONTENT_TYPE, problem
 from services.core import metrics as core_metrics
 from services.core.health import run_checks
 
+CHECK = inline_serializer(
+    "ReadinessCheck", {"ok": serializers.BooleanField(), "detail": serializers.CharField()}
+)
+HEALTHY = inline_serializer("Health", {"status": serializers.ChoiceField(choices=["ok"])})
+READY = inline_serializer(
+    "Readiness",
+    {"status": serializers.ChoiceField(choices=["ready"]), "checks": serializers.DictField(child=CHECK)},
+)
 
-@extend_schema(responses={200: dict})
+
+@extend_schema(responses={200: HEALTHY})
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -22,7 +32,12 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-@extend_schema(responses={200: dict, 503: dict})
+@extend_schema(
+    responses={
+        200: READY,
+        503: OpenApiResponse(description="Not ready: a problem+json naming each failing check"),
+    }
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])

@@ -8,6 +8,7 @@ strings to avoid importing DRF views while DRF itself is starting up.
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -57,6 +58,48 @@ PROBLEM_SCHEMA = {
 }
 
 
+class EnumQuery:
+    """A query parameter with a fixed set of values, declared once: `.parameter` documents the enum
+    and `.read(request)` returns the value (None when absent) or answers 400 for any other."""
+
+    def __init__(self, name: str, choices, description: str = ""):
+        self.name, self.choices = name, list(choices)
+        self.parameter = OpenApiParameter(name, str, enum=self.choices, description=description)
+
+    def read(self, request) -> str | None:
+        from rest_framework.exceptions import ValidationError  # DRF loads settings; keep import lazy
+
+        values = request.query_params.getlist(self.name)
+        if not values:
+            return None
+        if len(values) > 1 or values[0] not in self.choices:
+            raise ValidationError({self.name: [f"One of {', '.join(self.choices)}."]})
+        return values[0]
+
+
+BODY_REJECTED = (
+    "The body has the documented shape but a field names an object that does not exist (or is not "
+    "yours), or fields contradict each other; `errors` names each field."
+)
+
+
+KEY_REUSED = "The Idempotency-Key was used before with another request (or a rule forbids it)."
+
+
+def rejects(reasons: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """Error statuses an operation answers to well-formed requests, each with its reason:
+    `responses={200: X, **rejects({409: "the recall is already closed"})}`. The body is the Problem
+    shape (added by `finish_schema`). The fuzz test accepts a schema-valid request being refused
+    only with a status declared this way (besides 401/403/404/429)."""
+    return {code: OpenApiResponse(description=reason) for code, reason in reasons.items()}
+
+
+def _no_nul(schema: dict) -> None:
+    """A free-text query, path or header parameter cannot carry NUL (nor can PostgreSQL store it)."""
+    if schema.get("type") == "string" and not ({"pattern", "enum", "format"} & set(schema)):
+        schema["pattern"] = "^[^\\u0000]*$"
+
+
 def finish_schema(result, generator, request, public):
     """Postprocessing hook: paths as docs/api.md writes them, and the error shape on every operation.
 
@@ -72,4 +115,15 @@ def finish_schema(result, generator, request, public):
         for operation in item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 operation["responses"].setdefault("default", problem)
+                for parameter in operation.get("parameters", []):
+                    _no_nul(parameter.get("schema", {}))
+                if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+                    operation["responses"].setdefault("422", {"description": KEY_REUSED})
+                if "requestBody" in operation:
+                    # JSON Schema cannot say that an id must name an existing row of the caller's
+                    # practice, nor relate two fields (end after start): those are 400s on valid shapes.
+                    operation["responses"].setdefault("400", {"description": BODY_REJECTED})
+                for code, response in operation["responses"].items():
+                    if code.isdigit() and int(code) >= 400 and "content" not in response:
+                        response["content"] = problem["content"]
     return result

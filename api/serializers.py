@@ -1,11 +1,45 @@
 """Serializer building blocks shared by every domain."""
 
+from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
+class QueryParams(dict):
+    """A query string as a plain dict (`QueryParams(request.query_params.dict())`): its values are
+    text by nature, so the JSON type check below does not apply to it."""
+
+
+def _from_query_string(serializer) -> bool:
+    return isinstance(getattr(serializer.root, "initial_data", None), QueryParams | QueryDict)
+
+
+def _json_type_error(field, value) -> str | None:
+    """JSON types as the document states them: DRF alone takes 0 for false, "12" for 12, 12 for "12"."""
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a whole number."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "Must be a number."
+    if isinstance(field, serializers.CharField | serializers.DateField | serializers.DateTimeField):
+        return None if isinstance(value, str) else "Must be a string."
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        for item in value:
+            if item is not None and (message := _json_type_error(field.child, item)):
+                return message
+    return None
+
+
 class StrictSerializerMixin:
-    """Unknown fields in a request body are a 400 naming each field, not silently ignored."""
+    """Unknown fields in a request body are a 400 naming each field, not silently ignored, and so is
+    a value of another JSON type than the field's (`"active": 0` is not a boolean).
+
+    A nested object (or list item) is always sent whole: in a PATCH, DRF would let its required
+    fields go missing too, and the service then met a half-built item.
+    """
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -13,6 +47,21 @@ class StrictSerializerMixin:
             unknown = sorted(set(data) - known)
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            wrong = {
+                name: [message]
+                for name, value in data.items()
+                if value is not None
+                and not _from_query_string(self)
+                and (message := _json_type_error(self.fields[name], value))
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+            if self.parent is not None and getattr(self.root, "partial", False):
+                missing = [
+                    n for n, f in self.fields.items() if f.required and not f.read_only and n not in data
+                ]
+                if missing:
+                    raise serializers.ValidationError({name: ["This field is required."] for name in missing})
         return super().to_internal_value(data)
 
 
@@ -105,3 +154,13 @@ class AwareDateTimeField(serializers.DateTimeField):
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
         return super().to_internal_value(value)
+
+
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "08:30"})
+class HourMinuteField(serializers.TimeField):
+    """A clinic-local time of day as "HH:MM", in and out (OpenAPI's `time` format wants seconds)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M"])
+        super().__init__(**kwargs)

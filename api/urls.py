@@ -1,10 +1,10 @@
 """All routes. Each domain's viewsets register on one router; paths take an optional slash."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from api import ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
+from api import docs, ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
 from api.billing import cards as billing_cards
 from api.billing import invoices as billing_invoices
 from api.billing import payments as billing_payments
@@ -104,7 +104,7 @@ urlpatterns = [
     re_path(r"^readyz/?$", ops.readyz, name="readyz"),
     re_path(r"^metrics/?$", ops.metrics, name="metrics"),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(docs.urlpatterns)),
     path("api/v1/", include(api_v1)),
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/", include("api.portal.pages")),

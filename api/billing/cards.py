@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from api.billing import serializers as s
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
+from api.pagination import unpaged, unpaged_schema
 from api.viewsets import ScopedViewSet
 from services.billing import selectors, services
 from services.billing.models import BillingCustomer
@@ -26,7 +27,7 @@ class PatientPaymentMethodViewSet(ScopedViewSet):
         self.require_role_at(patient.home_location_id)
         return patient
 
-    @extend_schema(responses={200: s.CardOnFileSerializer(many=True)})
+    @extend_schema(responses={200: unpaged_schema("CardsOnFile", s.CardOnFileSerializer)})
     def list(self, request, patient_id=None):
         customer = selectors.card_on_file(patient=self._patient())
         cards = []
@@ -39,7 +40,7 @@ class PatientPaymentMethodViewSet(ScopedViewSet):
                     "exp_year": customer.card_exp_year,
                 }
             )
-        return Response({"results": cards})
+        return Response(unpaged(cards))
 
     @extend_schema(request=None, responses={201: s.SetupResponseSerializer}, parameters=[IDEMPOTENCY_KEY])
     @action(detail=False, methods=["post"])

@@ -11,13 +11,15 @@ from rest_framework.response import Response
 from api.billing import serializers as s
 from api.billing.common import PdfRenderer
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
+from api.schema import EnumQuery, rejects
 from api.viewsets import ScopedViewSet
 from services.billing import documents, selectors, services
 from services.billing.models import Invoice, InvoiceStatus
 
+INVOICE_STATUS = EnumQuery("status", InvoiceStatus.values)
 LIST_FILTERS = [
     OpenApiParameter("patient", str, description="A patient id."),
-    OpenApiParameter("status", str, enum=InvoiceStatus.values),
+    INVOICE_STATUS.parameter,
 ]
 
 
@@ -43,8 +45,8 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         queryset = self.get_queryset()
         if request.query_params.get("patient"):
             queryset = queryset.filter(patient__public_id=request.query_params["patient"])
-        if request.query_params.get("status"):
-            queryset = queryset.filter(status=request.query_params["status"])
+        if status_filter := INVOICE_STATUS.read(request):
+            queryset = queryset.filter(status=status_filter)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([s.invoice_dict(invoice) for invoice in page])
 
@@ -75,12 +77,18 @@ class InvoiceViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         )
         return self._render(invoice, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: s.InvoiceSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: s.InvoiceSerializer, **rejects({409: "The invoice's status does not allow this"})},
+    )
     @action(detail=True, methods=["post"])
     def issue(self, request, id=None):
         return self._render(services.invoice_issue(actor=request.user, invoice=self.get_object()))
 
-    @extend_schema(request=None, responses={200: s.InvoiceSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: s.InvoiceSerializer, **rejects({409: "The invoice's status does not allow this"})},
+    )
     @action(detail=True, methods=["post"])
     def void(self, request, id=None):
         return self._render(services.invoice_void(actor=request.user, invoice=self.get_object()))

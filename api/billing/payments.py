@@ -8,9 +8,13 @@ from rest_framework.response import Response
 
 from api.billing import serializers as s
 from api.billing.common import source_key_from
+from api.schema import EnumQuery
 from api.viewsets import ScopedViewSet
 from services.billing import selectors, services
-from services.billing.models import Payment, Refund
+from services.billing.models import Payment, PaymentStatus, Refund, RefundStatus
+
+PAYMENT_STATUS = EnumQuery("status", PaymentStatus.values)
+REFUND_STATUS = EnumQuery("status", RefundStatus.values)
 
 IDEMPOTENCY = OpenApiParameter(
     "Idempotency-Key",
@@ -35,7 +39,7 @@ class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         parameters=[
             OpenApiParameter("patient", str),
             OpenApiParameter("invoice", str),
-            OpenApiParameter("status", str),
+            PAYMENT_STATUS.parameter,
         ],
         responses={200: s.PaymentSerializer(many=True)},
     )
@@ -46,8 +50,8 @@ class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             queryset = queryset.filter(patient__public_id=params["patient"])
         if params.get("invoice"):
             queryset = queryset.filter(invoice__public_id=params["invoice"])
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
+        if status_filter := PAYMENT_STATUS.read(request):
+            queryset = queryset.filter(status=status_filter)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([s.payment_dict(p) for p in page])
 
@@ -97,15 +101,15 @@ class RefundViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         return Response(s.refund_dict(self.get_queryset().get(pk=refund.pk)), status=code)
 
     @extend_schema(
-        parameters=[OpenApiParameter("payment", str), OpenApiParameter("status", str)],
+        parameters=[OpenApiParameter("payment", str), REFUND_STATUS.parameter],
         responses={200: s.RefundSerializer(many=True)},
     )
     def list(self, request):
         queryset = self.get_queryset()
         if request.query_params.get("payment"):
             queryset = queryset.filter(payment__public_id=request.query_params["payment"])
-        if request.query_params.get("status"):
-            queryset = queryset.filter(status=request.query_params["status"])
+        if status_filter := REFUND_STATUS.read(request):
+            queryset = queryset.filter(status=status_filter)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([s.refund_dict(r) for r in page])
 

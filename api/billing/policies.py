@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from api.pagination import unpaged, unpaged_schema
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.billing import services
@@ -25,6 +26,7 @@ class BillingPolicyViewSet(ScopedViewSet):
     location_field = "id"
     access = "billing_policies"
     serializer_class = BillingPolicySerializer
+    pagination_class = None  # one row per clinic, answered whole as unpaged() (else documented twice)
 
     def _row(self, location: Location, threshold: int, visit_charge: str = VisitCharge.LEAVE_DUE) -> dict:
         currency = location.organization.currency
@@ -34,7 +36,7 @@ class BillingPolicyViewSet(ScopedViewSet):
             "visit_charge": visit_charge,
         }
 
-    @extend_schema(responses={200: BillingPolicySerializer(many=True)})
+    @extend_schema(responses={200: unpaged_schema("BillingPolicies", BillingPolicySerializer)})
     def list(self, request):
         locations = self.get_queryset().select_related("organization").order_by("name", "pk")
         policies = {
@@ -45,7 +47,7 @@ class BillingPolicyViewSet(ScopedViewSet):
         }
         default = (services.DEFAULT_REFUND_APPROVAL_THRESHOLD, VisitCharge.LEAVE_DUE)
         rows = [self._row(loc, *policies.get(loc.pk, default)) for loc in locations]
-        return Response({"results": rows})
+        return Response(unpaged(rows))
 
     @extend_schema(request=BillingPolicySerializer, responses={200: BillingPolicySerializer})
     def create(self, request):

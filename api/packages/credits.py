@@ -1,7 +1,8 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from api.pagination import unpaged, unpaged_schema
 from api.viewsets import ScopedViewSet
 from services.packages import selectors
 from services.patients import selectors as patient_selectors
@@ -37,12 +38,9 @@ class PatientCreditsViewSet(ScopedViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("patient_id", str, OpenApiParameter.PATH, description="A patient id")],
-        responses=inline_serializer(
-            "PatientCredits",
-            {"results": ServiceCreditsSerializer(many=True), "next": serializers.CharField(allow_null=True)},
-        ),
+        responses=unpaged_schema("PatientCredits", ServiceCreditsSerializer),
     )
     def list(self, request, patient_id=None):
         patient = patient_selectors.patient_get(scope=self.scope, public_id=patient_id)
         balances = selectors.patient_credits(patient=patient)
-        return Response({"results": ServiceCreditsSerializer(balances, many=True).data, "next": None})
+        return Response(unpaged(ServiceCreditsSerializer(balances, many=True).data))

@@ -98,8 +98,9 @@ class FinancingViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, ScopedV
 
 
 class FeeFilters(serializers.Serializer):
-    patient = serializers.CharField(required=False)
-    location = serializers.CharField(required=False)
+    # Any text is a well-formed id filter (the document says string); no match lists nothing.
+    patient = serializers.CharField(required=False, allow_blank=True)
+    location = serializers.CharField(required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=FeeKind.choices, required=False)
     status = serializers.ChoiceField(choices=FeeStatus.choices, required=False)
 

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from api.clinics.common import query_filters
 from api.packages import shapes
 from api.packages.shapes import request_currency
+from api.schema import rejects
 from api.serializers import MoneyField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -80,9 +81,10 @@ class RefundSerializer(StrictSerializer):
 
 
 class PurchaseFilters(serializers.Serializer):
-    patient = serializers.CharField(required=False)
-    location = serializers.CharField(required=False)
-    package = serializers.CharField(required=False)
+    # Ids match exactly or not at all: a blank or padded value finds nothing rather than a 400.
+    patient = serializers.CharField(required=False, trim_whitespace=False)
+    location = serializers.CharField(required=False, trim_whitespace=False)
+    package = serializers.CharField(required=False, trim_whitespace=False)
     status = serializers.ChoiceField(choices=PurchaseStatus.choices, required=False)
 
 
@@ -144,7 +146,10 @@ class PackagePurchaseViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, S
         )
         return self._answer(purchase, secret, status.HTTP_201_CREATED)
 
-    @extend_schema(request=PayAgainSerializer, responses=shapes.PurchaseSerializer)
+    @extend_schema(
+        request=PayAgainSerializer,
+        responses={200: shapes.PurchaseSerializer, **rejects({409: "The purchase is not awaiting payment"})},
+    )
     @action(detail=True, methods=["post"])
     def pay(self, request, *args, **kwargs):
         purchase = self.get_object()

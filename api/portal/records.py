@@ -10,6 +10,7 @@ from api.permissions import IsPatient
 from api.serializers import AwareDateTimeField, StrictSerializer
 from services.portal.selectors import portal_appointments, portal_invoices
 from services.recalls.self_booking import self_booking_book
+from services.scheduling.models import AppointmentStatus
 
 
 class StartCursorPagination(CreatedCursorPagination):
@@ -52,6 +53,43 @@ def appointment_row(row: dict) -> dict:
     }
 
 
+class PortalRecordLocation(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PortalAppointmentLocation(PortalRecordLocation):
+    timezone = serializers.CharField()
+    address = serializers.CharField(allow_blank=True)
+
+
+class PortalAppointmentShape(serializers.Serializer):
+    """Documents `appointment_row`."""
+
+    id = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.CharField()
+    service = serializers.CharField()
+    series = serializers.CharField(allow_null=True)
+    location = PortalAppointmentLocation()
+
+
+class PortalAmount(serializers.Serializer):
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+
+
+class PortalInvoiceShape(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.CharField()
+    issued_at = serializers.DateTimeField(allow_null=True)
+    total = PortalAmount()
+    paid = PortalAmount()
+    balance = PortalAmount()
+    location = PortalRecordLocation()
+
+
 class SelfBookingSerializer(StrictSerializer):
     location = serializers.CharField(required=False, help_text="A clinic id; default: my home clinic")
     start = AwareDateTimeField(help_text="One of the times GET /api/v1/portal/availability lists")
@@ -65,9 +103,15 @@ class PortalAppointmentsView(generics.ListAPIView):
     filter_backends = []
 
     def get_queryset(self):
-        return portal_appointments(user=self.request.user, status=self.request.query_params.get("status"))
+        status_filter = self.request.query_params.get("status") or None
+        if status_filter is not None and status_filter not in AppointmentStatus.values:
+            raise serializers.ValidationError({"status": [f"One of {', '.join(AppointmentStatus.values)}."]})
+        return portal_appointments(user=self.request.user, status=status_filter)
 
-    @extend_schema(parameters=[OpenApiParameter("status", str)], responses={200: dict})
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=AppointmentStatus.values)],
+        responses=PortalAppointmentShape(many=True),
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -75,7 +119,9 @@ class PortalAppointmentsView(generics.ListAPIView):
         page = self.paginate_queryset(self.get_queryset().values(*APPOINTMENT_VALUES))
         return self.get_paginated_response([appointment_row(row) for row in page])
 
-    @extend_schema(request=SelfBookingSerializer, responses={201: dict}, parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(
+        request=SelfBookingSerializer, responses={201: PortalAppointmentShape}, parameters=[IDEMPOTENCY_KEY]
+    )
     @idempotent
     def post(self, request, *args, **kwargs):
         """Book my next maintenance or booster session: my plan's service, at `location` (default my
@@ -102,7 +148,7 @@ class PortalInvoicesView(generics.ListAPIView):
     def get_queryset(self):
         return portal_invoices(user=self.request.user)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=PortalInvoiceShape(many=True))
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -1,7 +1,7 @@
 """Staff matching portal accounts to the clinic's patient records: `/api/v1/portal-accounts`."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -24,6 +24,18 @@ def account_row(account: PortalAccount, patient_id: str | None) -> dict:
     }
 
 
+class PortalAccountShape(serializers.Serializer):
+    """Documents `account_row` (the one place the row is built)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    date_of_birth = serializers.DateField()
+    email_verified = serializers.BooleanField()
+    patient = serializers.CharField(allow_null=True, help_text="The linked patient record, if any")
+    created_at = serializers.DateTimeField()
+
+
 class LinkSerializer(StrictSerializer):
     patient = PublicIdField(model=Patient, scope_location_field="home_location")
 
@@ -43,7 +55,9 @@ class PortalAccountViewSet(mixins.ListModelMixin, ScopedViewSet):
         if email:
             queryset = queryset.filter(user__email__iexact=email.strip())
         linked = self.request.query_params.get("linked")
-        if linked in ("true", "false"):
+        if linked not in (None, "true", "false"):
+            raise serializers.ValidationError({"linked": ["true or false."]})
+        if linked is not None:
             queryset = queryset.filter(user__patient__isnull=linked == "false")
         return queryset
 
@@ -55,18 +69,18 @@ class PortalAccountViewSet(mixins.ListModelMixin, ScopedViewSet):
     @extend_schema(
         operation_id="portal_accounts_list",
         parameters=[OpenApiParameter("email", str), OpenApiParameter("linked", bool)],
-        responses={200: dict},
+        responses=PortalAccountShape(many=True),
     )
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([account_row(a, self._patient_id(a)) for a in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=PortalAccountShape)
     def retrieve(self, request, id=None):
         account = self.get_object()
         return Response(account_row(account, self._patient_id(account)))
 
-    @extend_schema(request=LinkSerializer, responses={200: dict})
+    @extend_schema(request=LinkSerializer, responses=PortalAccountShape)
     @action(detail=True, methods=["post"])
     def link(self, request, id=None):
         account = self.get_object()

@@ -42,6 +42,53 @@ class UpdateSerializer(StrictSerializer):
     preferences = PreferencesSerializer(required=False)
 
 
+class PortalLocationRef(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PortalZonedLocation(PortalLocationRef):
+    timezone = serializers.CharField()
+
+
+class PortalOfferSession(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class PortalOfferShape(serializers.Serializer):
+    """Documents `offer_data`."""
+
+    id = serializers.CharField()
+    status = serializers.CharField()
+    location = PortalZonedLocation()
+    offered_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    responded_at = serializers.DateTimeField(allow_null=True)
+    sessions = PortalOfferSession(many=True)
+
+
+class PortalWaitlistPosition(serializers.Serializer):
+    position = serializers.IntegerField()
+    waiting_ahead = serializers.IntegerField()
+    eligible = serializers.BooleanField()
+    blockers = serializers.ListField(child=serializers.CharField())
+    estimated_wait_days = serializers.IntegerField(allow_null=True)
+    basis = serializers.CharField()
+
+
+class PortalEntryShape(serializers.Serializer):
+    """Documents `entry_data`."""
+
+    id = serializers.CharField()
+    status = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+    locations = PortalLocationRef(many=True)
+    preferences = PreferencesSerializer()
+    position = PortalWaitlistPosition()
+    offer = PortalOfferShape(allow_null=True)
+
+
 def offer_data(offer: WaitlistOffer) -> dict:
     zone = ZoneInfo(offer.location.timezone)
     return {
@@ -100,11 +147,11 @@ class PortalWaitlistView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=PortalEntryShape)
     def get(self, request):
         return Response(entry_data(services.entry_for_patient_user(user=request.user)))
 
-    @extend_schema(request=JoinSerializer, responses={201: dict})
+    @extend_schema(request=JoinSerializer, responses={201: PortalEntryShape})
     def post(self, request):
         serializer = JoinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -120,7 +167,7 @@ class PortalWaitlistView(APIView):
             return throttled(exc)
         return Response(entry_data(entry), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=UpdateSerializer, responses={200: dict})
+    @extend_schema(request=UpdateSerializer, responses=PortalEntryShape)
     def patch(self, request):
         serializer = UpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -156,7 +203,7 @@ def my_offer(request, offer_id: str) -> WaitlistOffer:
 class PortalOfferView(APIView):
     permission_classes = [IsPatient]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=PortalOfferShape)
     def get(self, request, offer_id):
         return Response(offer_data(my_offer(request, offer_id)))
 
@@ -166,7 +213,7 @@ class PortalOfferAcceptView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(request=None, responses={200: dict}, parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(request=None, responses=PortalOfferShape, parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def post(self, request, offer_id):
         offer = offer_services.waitlist_offer_accept(user=request.user, offer=my_offer(request, offer_id))
@@ -178,7 +225,7 @@ class PortalOfferDeclineView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses=PortalOfferShape)
     def post(self, request, offer_id):
         offer = offer_services.waitlist_offer_decline(user=request.user, offer=my_offer(request, offer_id))
         return Response(offer_data(my_offer(request, offer.public_id)))

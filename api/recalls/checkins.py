@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from api.pagination import CreatedCursorPagination
 from api.recalls.common import audit_patient_reads, iso
+from api.recalls.shapes import CheckInShape
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.recalls import checkins as checkin_services
@@ -92,7 +93,7 @@ class CheckInViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             OpenApiParameter("patient", str),
             OpenApiParameter("needs_attention", bool),
         ],
-        responses={200: dict},
+        responses=CheckInShape(many=True),
         operation_id="check_ins_list",
     )
     def list(self, request, *args, **kwargs):
@@ -100,13 +101,13 @@ class CheckInViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         self._audit(page, "checkin.list")
         return self.get_paginated_response([checkin_dict(c, staff=True) for c in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=CheckInShape)
     def retrieve(self, request, *args, **kwargs):
         checkin = self.get_object()
         self._audit([checkin], "checkin.read")
         return Response(checkin_dict(checkin, staff=True))
 
-    @extend_schema(request=CheckInReviewSerializer, responses={200: dict})
+    @extend_schema(request=CheckInReviewSerializer, responses=CheckInShape)
     @action(detail=True, methods=["post"])
     def review(self, request, id=None):
         """A clinician has reviewed the check-in (it leaves the `needs_attention` list)."""

@@ -9,7 +9,7 @@ from services.patients.services import patient_reads_audit
 
 def choice_param(view, name: str, choices) -> str | None:
     value = view.request.query_params.get(name)
-    if value and value not in choices:
+    if value is not None and value not in choices:  # `?step=` is not one of the documented values
         raise serializers.ValidationError({name: [f"One of {', '.join(choices)}."]})
     return value or None
 

@@ -9,7 +9,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from api.recalls.common import audit_patient_reads, choice_param, iso
-from api.serializers import PublicIdField, StrictSerializer
+from api.recalls.shapes import MaintenancePlanShape
+from api.serializers import HourMinuteField, PublicIdField, StrictSerializer
 from api.viewsets import ClinicPolicyViewSet, ScopedViewSet
 from services.clinics.models import Location, Service
 from services.patients.models import Patient
@@ -104,10 +105,10 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     @extend_schema(
         parameters=[
             OpenApiParameter("location", str),
-            OpenApiParameter("phase", str),
+            OpenApiParameter("phase", str, enum=Phase.values),
             OpenApiParameter("patient", str),
         ],
-        responses={200: dict},
+        responses=MaintenancePlanShape(many=True),
         operation_id="maintenance_plans_list",
     )
     def list(self, request, *args, **kwargs):
@@ -115,13 +116,13 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         self._audit(page, "maintenance_plan.list")
         return self.get_paginated_response([plan_dict(plan) for plan in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=MaintenancePlanShape)
     def retrieve(self, request, *args, **kwargs):
         plan = self.get_object()
         self._audit([plan], "maintenance_plan.read")
         return Response(plan_dict(plan))
 
-    @extend_schema(request=MaintenancePlanCreateSerializer, responses={201: dict})
+    @extend_schema(request=MaintenancePlanCreateSerializer, responses={201: MaintenancePlanShape})
     def create(self, request):
         body = MaintenancePlanCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
@@ -135,7 +136,7 @@ class MaintenancePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         )
         return Response(plan_dict(plan), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MaintenancePlanChangeSerializer, responses={200: dict})
+    @extend_schema(request=MaintenancePlanChangeSerializer, responses=MaintenancePlanShape)
     def partial_update(self, request, *args, **kwargs):
         plan = self.get_object()
         body = MaintenancePlanChangeSerializer(data=request.data, context={"request": request})
@@ -162,8 +163,8 @@ class RecallPolicySerializer(StrictSerializer):
     phq9_booster_margin = serializers.IntegerField(min_value=1, max_value=27, required=False)
     gad7_booster_margin = serializers.IntegerField(min_value=1, max_value=21, required=False)
     booster_after_months = serializers.IntegerField(min_value=1, max_value=24, required=False)
-    quiet_hours_start = serializers.TimeField(required=False, format="%H:%M")
-    quiet_hours_end = serializers.TimeField(required=False, format="%H:%M")
+    quiet_hours_start = HourMinuteField(required=False)
+    quiet_hours_end = HourMinuteField(required=False)
 
 
 class RecallPolicyViewSet(ClinicPolicyViewSet):

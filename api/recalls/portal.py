@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from api.permissions import IsPatient
 from api.recalls.checkins import SubmittedPagination, checkin_dict
 from api.recalls.common import iso
+from api.recalls.shapes import PortalCheckInResult, PortalCheckInShape, PortalPlanShape
 from api.serializers import StrictSerializer
 from services.core.errors import RuleViolation
 from services.recalls import checkins as checkin_services
@@ -42,12 +43,12 @@ class PortalCheckInViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.portal_checkins(user=self.request.user)
 
-    @extend_schema(responses={200: dict}, operation_id="portal_check_ins_list")
+    @extend_schema(responses=PortalCheckInShape(many=True), operation_id="portal_check_ins_list")
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([checkin_dict(c, staff=False) for c in page])
 
-    @extend_schema(request=PortalCheckInSerializer, responses={201: dict})
+    @extend_schema(request=PortalCheckInSerializer, responses={201: PortalCheckInResult})
     def create(self, request):
         body = PortalCheckInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -90,11 +91,11 @@ class PortalPlanViewSet(viewsets.GenericViewSet):
             "open_recall": {"id": recall.public_id, "kind": recall.kind} if recall else None,
         }
 
-    @extend_schema(responses={200: dict}, operation_id="portal_maintenance_plan_get")
+    @extend_schema(responses=PortalPlanShape, operation_id="portal_maintenance_plan_get")
     def list(self, request):
         return Response(self._data(selectors.portal_plan(user=request.user)))
 
-    @extend_schema(request=RecallPreferencesSerializer, responses={200: dict})
+    @extend_schema(request=RecallPreferencesSerializer, responses=PortalPlanShape)
     @action(detail=False, methods=["post"])
     def preferences(self, request):
         """Opt out of recall reminders (closes an open recall) or back in."""

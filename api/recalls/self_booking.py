@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from api.permissions import IsPatient
 from api.recalls.common import iso
+from api.recalls.shapes import PortalAvailabilityShape
 from services.recalls.self_booking import SEARCH_DAYS, SelfBooking, self_booking_windows
 
 
@@ -48,7 +49,7 @@ class PortalAvailabilityView(APIView):
             OpenApiParameter("location", str, description="A clinic id; default my home clinic"),
             OpenApiParameter("start", str, description="YYYY-MM-DD, clinic-local; default the earliest day"),
         ],
-        responses={200: dict},
+        responses=PortalAvailabilityShape,
     )
     def get(self, request):
         query = AvailabilityQuery(data=request.query_params)

@@ -12,12 +12,15 @@ from rest_framework.response import Response
 
 from api.pagination import CreatedCursorPagination
 from api.recalls.common import audit_patient_reads, choice_param, iso
+from api.recalls.shapes import RecallFiguresShape, RecallShape
+from api.schema import rejects
 from api.serializers import StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.core import clock
 from services.recalls import selectors, services
 from services.recalls.models import ContactChannel, Recall, RecallStatus, RecallStep
 
+NOT_OPEN = rejects({409: "The recall is no longer open (closed or booked meanwhile)"})
 STATUS_FILTERS = [*RecallStatus.values, "active"]  # active: open or snoozed
 
 
@@ -102,10 +105,10 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter("location", str),
-            OpenApiParameter("status", str),
-            OpenApiParameter("step", str),
+            OpenApiParameter("status", str, enum=STATUS_FILTERS),
+            OpenApiParameter("step", str, enum=RecallStep.values),
         ],
-        responses={200: dict},
+        responses=RecallShape(many=True),
         operation_id="recalls_list",
     )
     def list(self, request, *args, **kwargs):
@@ -114,11 +117,11 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
         now = clock.now()
         return self.get_paginated_response([recall_row(row, now) for row in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RecallShape)
     def retrieve(self, request, id=None):
         return self._respond(self._recall())
 
-    @extend_schema(request=RecallSnoozeSerializer, responses={200: dict})
+    @extend_schema(request=RecallSnoozeSerializer, responses={200: RecallShape, **NOT_OPEN})
     @action(detail=True, methods=["post"])
     def snooze(self, request, id=None):
         body = RecallSnoozeSerializer(data=request.data)
@@ -127,7 +130,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             services.recall_snooze(actor=request.user, recall=self._recall(), **body.validated_data)
         )
 
-    @extend_schema(request=RecallContactedSerializer, responses={200: dict})
+    @extend_schema(request=RecallContactedSerializer, responses={200: RecallShape, **NOT_OPEN})
     @action(detail=True, methods=["post"])
     def contacted(self, request, id=None):
         body = RecallContactedSerializer(data=request.data)
@@ -136,7 +139,7 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
             services.recall_contacted(actor=request.user, recall=self._recall(), **body.validated_data)
         )
 
-    @extend_schema(request=RecallCloseSerializer, responses={200: dict})
+    @extend_schema(request=RecallCloseSerializer, responses={200: RecallShape, **NOT_OPEN})
     @action(detail=True, methods=["post"])
     def close(self, request, id=None):
         body = RecallCloseSerializer(data=request.data)
@@ -146,7 +149,8 @@ class RecallViewSet(mixins.ListModelMixin, ScopedViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)], responses={200: dict}
+        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)],
+        responses=RecallFiguresShape,
     )
     @action(detail=False, methods=["get"])
     def figures(self, request):

@@ -14,8 +14,12 @@ def requested_locations(query) -> list[str]:
     return [v.strip() for v in values]
 
 
-def read_period(query) -> Period:
-    return period_parse(start=query.get("start"), end=query.get("end"))
+def read_period(query, *, blank_is_default: bool = False) -> Period:
+    """The API takes a date or nothing; the page's form sends a cleared date field as blank."""
+    for field in ("start", "end"):
+        if query.get(field) == "" and not blank_is_default:
+            raise ValidationError({field: ["A date as YYYY-MM-DD."]})
+    return period_parse(start=query.get("start") or None, end=query.get("end") or None)
 
 
 def read_options(report: str, query) -> dict:

@@ -5,6 +5,7 @@ reports/shapes.py), and each answering from one SQL statement. `?format=csv&rows
 the attendance report streams the appointments behind it instead of the figures.
 """
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -15,6 +16,7 @@ from api.permissions import scope_of
 from api.reports import csv_export
 from api.reports.access import ACCESS_KEYS, PRACTICE_ROLES, READ_ROLES
 from api.reports.params import KNOWN, read_options, read_period, requested_locations
+from api.schema import rejects
 from services.reports import selectors
 from services.reports.shapes import SHAPES
 
@@ -58,8 +60,12 @@ PARAMETERS = [
     OpenApiParameter(
         "location", str, description="Clinic ids (repeat or comma-separate); all reachable when absent"
     ),
-    OpenApiParameter("start", str, description="First local day, YYYY-MM-DD (default: 30 days before end)"),
-    OpenApiParameter("end", str, description="Last local day, YYYY-MM-DD (default: today); at most 366 days"),
+    OpenApiParameter(
+        "start", OpenApiTypes.DATE, description="First local day, YYYY-MM-DD (default: 30 days before end)"
+    ),
+    OpenApiParameter(
+        "end", OpenApiTypes.DATE, description="Last local day, YYYY-MM-DD (default: today); at most 366 days"
+    ),
     OpenApiParameter("format", str, enum=["json", "csv"]),
 ]
 
@@ -73,7 +79,7 @@ def report_data(request, report: str):
     scope = scope_of(request)
     if not scope.has_any_role(READ_ROLES[report]):
         raise PermissionDenied("Your role does not allow this report.")
-    period = read_period(query)
+    period = read_period(query, blank_is_default=not hasattr(request, "query_params"))
     options = read_options(report, query)
     locations = selectors.report_locations(
         scope=scope,
@@ -118,7 +124,13 @@ def _view(report: str):
         operation_id=f"reports_{report}",
         tags=["reports"],
         parameters=PARAMETERS,
-        responses={(200, "application/json"): response_serializer(report), (200, "text/csv"): str},
+        responses={
+            (200, "application/json"): response_serializer(report),
+            (200, "text/csv"): str,
+            **rejects(
+                {400: "The range is over 366 days, ends before it starts, or names an unknown parameter"}
+            ),
+        },
         summary=f"The {report} report",
     )
     def get(self, request):

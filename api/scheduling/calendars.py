@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from api.clinics.common import query_filters
 from api.permissions import scope_of
+from api.scheduling.calendar_shapes import DaySheetShape, ProviderScheduleShape
 from api.scheduling.serializers import QueryDateTimeField
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Provider
@@ -77,7 +78,7 @@ class DaySheetViewSet(CalendarViewSet):
 
     @extend_schema(
         parameters=[LOCATION_ID, DaySheetQuery],
-        responses={200: OpenApiTypes.OBJECT},
+        responses=DaySheetShape,
         description="Chairs with their appointments (any status) on the clinic's local day, the opening "
         "hours, closures, out-of-service periods and who is on shift. `patient.name` is null unless the "
         "caller books or treats at this clinic.",
@@ -92,7 +93,7 @@ class DaySheetViewSet(CalendarViewSet):
 class ProviderScheduleViewSet(CalendarViewSet):
     """A provider's shifts and appointments at the caller's clinics over a range (31 days at most)."""
 
-    @extend_schema(parameters=[PROVIDER_ID, ScheduleQuery], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[PROVIDER_ID, ScheduleQuery], responses=ProviderScheduleShape)
     def list(self, request, provider_id=None):
         query = query_filters(ScheduleQuery, request)
         start = query.get("start") or clock.now()

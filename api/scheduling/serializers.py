@@ -4,12 +4,14 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, PublicIdField, StrictSerializer
 from services.clinics.models import Chair, Location, Provider, Service
 from services.patients.models import Patient
 from services.scheduling.models import AppointmentStatus
+from services.scheduling.vitals import CHECKPOINTS, READINGS
 
 MAX_RANGE_DAYS = 31
 
@@ -70,10 +72,38 @@ class AppointmentCheckInSerializer(StrictSerializer):
     ride_home_confirmed = serializers.BooleanField()
 
 
+def _reading_schema() -> dict:
+    readings = {
+        name: {"type": "integer", "minimum": low, "maximum": high} for name, (low, high) in READINGS.items()
+    }
+    return {
+        "type": "object",
+        "properties": {
+            **readings,
+            "recorded_at": {"type": "string", "format": "date-time", "nullable": True},
+        },
+        "required": list(READINGS),
+        "additionalProperties": False,
+    }
+
+
+VITALS_SCHEMA = {
+    "type": "object",
+    "description": "Readings at each monitoring checkpoint (Spravato: all three).",
+    "properties": {name: _reading_schema() for name in CHECKPOINTS},
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field(VITALS_SCHEMA)
+class VitalsField(serializers.JSONField):
+    """Vitals by checkpoint: `services.scheduling.vitals` validates them, this documents the shape."""
+
+
 class AppointmentCompleteSerializer(StrictSerializer):
     monitoring_started_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     monitoring_ended_at = AwareDateTimeField(required=False, allow_null=True, default=None)
-    vitals = serializers.JSONField(required=False, default=dict)
+    vitals = VitalsField(required=False, default=dict)
 
 
 class AppointmentEmptySerializer(StrictSerializer):
@@ -102,7 +132,7 @@ class AppointmentSerializer(serializers.Serializer):
     checked_in_at = serializers.DateTimeField(allow_null=True)
     monitoring_started_at = serializers.DateTimeField(allow_null=True)
     monitoring_ended_at = serializers.DateTimeField(allow_null=True)
-    vitals = serializers.JSONField()
+    vitals = VitalsField()
     completed_at = serializers.DateTimeField(allow_null=True)
     no_show_at = serializers.DateTimeField(allow_null=True)
 

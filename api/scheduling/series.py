@@ -14,7 +14,8 @@ from rest_framework.response import Response
 
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
 from api.scheduling.serializers import AwareDateTimeField
-from api.serializers import PublicIdField, StrictSerializer
+from api.schema import rejects
+from api.serializers import HourMinuteField, PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Chair, Location, Provider, Service
 from services.core.errors import InvalidInput, NotFound
@@ -24,10 +25,17 @@ from services.scheduling.course_rules import KINDS, course_rules
 from services.scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentSeries, AppointmentStatus
 from services.scheduling.services.courses import appointment_series_book, appointment_series_session_move
 
+SERIES_RULES = rejects(
+    {
+        409: "A session's window was taken meanwhile, or the session cannot move in its status",
+        422: "A rule forbids it: patient not cleared, clinic not REMS-certified, outside opening hours",
+    }
+)
+
 
 class TimeRangeSerializer(StrictSerializer):
-    start = serializers.TimeField(help_text="HH:MM, the clinic's local time")
-    end = serializers.TimeField(help_text="HH:MM, the clinic's local time")
+    start = HourMinuteField(help_text="HH:MM, the clinic's local time")
+    end = HourMinuteField(help_text="HH:MM, the clinic's local time")
 
     def validate(self, data):
         if data["end"] <= data["start"]:
@@ -203,7 +211,9 @@ class AppointmentSeriesViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         return self._render(self.get_object().pk)
 
     @extend_schema(
-        request=SeriesBookSerializer, responses={201: SeriesSerializer}, parameters=[IDEMPOTENCY_KEY]
+        request=SeriesBookSerializer,
+        responses={201: SeriesSerializer, **SERIES_RULES},
+        parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
     def create(self, request):
@@ -232,7 +242,7 @@ class AppointmentSeriesViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
     @extend_schema(
         request=SessionMoveSerializer,
-        responses={200: SeriesSerializer},
+        responses={200: SeriesSerializer, **SERIES_RULES},
         parameters=[APPOINTMENT_ID, IDEMPOTENCY_KEY],
     )
     @action(

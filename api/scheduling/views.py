@@ -9,17 +9,19 @@ monitoring), so only clinicians. Org admins hold every role. All staff may read 
 
 from datetime import timedelta
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.idempotency import IDEMPOTENCY_KEY, idempotent
-from api.pagination import CreatedCursorPagination
+from api.pagination import CreatedCursorPagination, unpaged, unpaged_schema
 from api.scheduling import serializers as s
+from api.schema import rejects
+from api.serializers import QueryParams
 from api.viewsets import ScopedViewSet
 from services.scheduling import selectors, services
-from services.scheduling.models import Appointment
+from services.scheduling.models import Appointment, AppointmentStatus
 
 
 class AvailabilityViewSet(ScopedViewSet):
@@ -44,7 +46,8 @@ class AvailabilityViewSet(ScopedViewSet):
             OpenApiParameter("step", int, description="slot step in minutes (default 15)"),
         ],
         responses={
-            200: inline_serializer("AvailabilityList", {"results": s.AvailabilityWindowSerializer(many=True)})
+            200: unpaged_schema("AvailabilityList", s.AvailabilityWindowSerializer),
+            **rejects({400: "end is not after start, the range is over 31 days, or no such service"}),
         },
     )
     def list(self, request):
@@ -54,7 +57,7 @@ class AvailabilityViewSet(ScopedViewSet):
             data["location"] = [
                 v.strip() for raw in params.getlist("location") for v in raw.split(",") if v.strip()
             ]
-        query = s.AvailabilityQuerySerializer(data=data)
+        query = s.AvailabilityQuerySerializer(data=QueryParams(data))
         query.is_valid(raise_exception=True)
         q = query.validated_data
         windows = selectors.availability_list(
@@ -65,18 +68,38 @@ class AvailabilityViewSet(ScopedViewSet):
             location_ids=q["location"],
             step=timedelta(minutes=q["step"]),
         )
-        return Response({"results": [s.window_dict(w) for w in windows]})
+        return Response(unpaged([s.window_dict(w) for w in windows]))
 
 
 class AppointmentPagination(CreatedCursorPagination):
     ordering = ("start", "id")
 
 
+STATE_RULES = rejects(
+    {
+        409: "The appointment's status does not allow this (e.g. already cancelled or completed)",
+        422: "A clinical rule forbids it (monitoring times, Spravato vitals, not started yet)",
+    }
+)
+BOOKING_RULES = rejects(
+    {
+        409: "The window was taken meanwhile, or the same Idempotency-Key came with another body",
+        422: "A rule forbids it: patient not cleared, clinic not REMS-certified, outside opening hours",
+    }
+)
+
+
+_ONE_STATUS = "(" + "|".join(AppointmentStatus.values) + ")"
+STATUS_LIST = f"^{_ONE_STATUS}(,{_ONE_STATUS})*$"
+
+
 class AppointmentFilterSerializer(serializers.Serializer):
     patient = serializers.CharField(required=False)
     location = serializers.CharField(required=False)
     provider = serializers.CharField(required=False)
-    status = serializers.CharField(required=False)
+    status = serializers.RegexField(
+        STATUS_LIST, required=False, help_text="One status or several, comma-separated: booked,checked_in"
+    )
     start = s.QueryDateTimeField(required=False)
     end = s.QueryDateTimeField(required=False)
 
@@ -94,10 +117,11 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
         return Response(s.appointment_dict(row), status=code)
 
     @extend_schema(
-        parameters=[AppointmentFilterSerializer], responses={200: s.AppointmentSerializer(many=True)}
+        parameters=[AppointmentFilterSerializer],
+        responses={200: s.AppointmentSerializer(many=True), **rejects({400: "end is not after start"})},
     )
     def list(self, request):
-        query = AppointmentFilterSerializer(data=request.query_params.dict())
+        query = AppointmentFilterSerializer(data=QueryParams(request.query_params.dict()))
         query.is_valid(raise_exception=True)
         filters = {k: v for k, v in query.validated_data.items() if v is not None}
         rows = selectors.appointment_list(scope=self.scope, **filters).values(*s.APPOINTMENT_VALUES)
@@ -109,7 +133,7 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
     @extend_schema(
         request=s.AppointmentBookSerializer,
-        responses={201: s.AppointmentSerializer},
+        responses={201: s.AppointmentSerializer, **BOOKING_RULES},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -137,7 +161,7 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
     @extend_schema(
         request=s.AppointmentCancelSerializer,
-        responses={200: s.AppointmentSerializer},
+        responses={200: s.AppointmentSerializer, **STATE_RULES},
         parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"])
@@ -153,7 +177,7 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
     @extend_schema(
         request=s.AppointmentCheckInSerializer,
-        responses={200: s.AppointmentSerializer},
+        responses={200: s.AppointmentSerializer, **STATE_RULES},
         parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"], url_path="check-in", url_name="check-in")
@@ -169,7 +193,7 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
     @extend_schema(
         request=s.AppointmentCompleteSerializer,
-        responses={200: s.AppointmentSerializer},
+        responses={200: s.AppointmentSerializer, **STATE_RULES},
         parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"])
@@ -189,7 +213,7 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
 
     @extend_schema(
         request=s.AppointmentReverseCompletionSerializer,
-        responses={200: s.AppointmentSerializer},
+        responses={200: s.AppointmentSerializer, **STATE_RULES},
         parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"], url_path="reverse-completion", url_name="reverse-completion")
@@ -204,7 +228,9 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             ),
         )
 
-    @extend_schema(request=None, responses={200: s.AppointmentSerializer}, parameters=[IDEMPOTENCY_KEY])
+    @extend_schema(
+        request=None, responses={200: s.AppointmentSerializer, **STATE_RULES}, parameters=[IDEMPOTENCY_KEY]
+    )
     @action(detail=True, methods=["post"], url_path="no-show", url_name="no-show")
     @idempotent
     def no_show(self, request, id=None):

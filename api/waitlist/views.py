@@ -8,14 +8,18 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from api.permissions import roles_for
+from api.schema import rejects
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from api.waitlist.rows import entry_row
+from api.waitlist.shapes import EntryShape, WaitlistFiguresShape
 from services.clinics.models import Location
 from services.core import clock
 from services.patients.models import Patient
 from services.waitlist import matching, selectors, services
 from services.waitlist.models import EntryStatus, WaitlistEntry
+
+ENTRY_CLOSED = rejects({409: "The entry is no longer waiting (removed, or booked from an offer)"})
 
 
 class PrioritySerializer(StrictSerializer):
@@ -59,15 +63,18 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
 
     @extend_schema(
         operation_id="waitlist_list",
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("status", str)],
-        responses={200: dict},
+        parameters=[
+            OpenApiParameter("location", str),
+            OpenApiParameter("status", str, enum=EntryStatus.values),
+        ],
+        responses=EntryShape(many=True),
     )
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         now = clock.now()
         return self.get_paginated_response([entry_row(entry, now) for entry in page])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=EntryShape)
     def retrieve(self, request, id=None):
         return Response(entry_row(self._entry(), clock.now()))
 
@@ -79,7 +86,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
             raise PermissionDenied("Your role at this clinic does not allow this.")
         return entry
 
-    @extend_schema(request=PrioritySerializer, responses={200: dict})
+    @extend_schema(request=PrioritySerializer, responses={200: EntryShape, **ENTRY_CLOSED})
     @action(detail=True, methods=["post"])
     def priority(self, request, id=None):
         serializer = PrioritySerializer(data=request.data)
@@ -87,7 +94,7 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         services.waitlist_priority_set(actor=request.user, entry=self._entry(), **serializer.validated_data)
         return Response(entry_row(self._entry(), clock.now()))
 
-    @extend_schema(request=RemoveSerializer, responses={200: dict})
+    @extend_schema(request=RemoveSerializer, responses={200: EntryShape, **ENTRY_CLOSED})
     @action(detail=True, methods=["post"])
     def remove(self, request, id=None):
         serializer = RemoveSerializer(data=request.data)
@@ -95,7 +102,18 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         services.waitlist_entry_remove(actor=request.user, entry=self._entry(), **serializer.validated_data)
         return Response(entry_row(self._entry(), clock.now()))
 
-    @extend_schema(request=ManualOfferSerializer, responses={201: dict})
+    @extend_schema(
+        request=ManualOfferSerializer,
+        responses={
+            201: EntryShape,
+            **rejects(
+                {
+                    409: "The entry is not waiting or has an open offer",
+                    422: "The patient is not eligible or no course fits",
+                }
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def offer(self, request, id=None):
         entry = self._entry()
@@ -112,7 +130,8 @@ class WaitlistViewSet(mixins.ListModelMixin, ScopedViewSet):
         return Response(entry_row(self._entry(), clock.now()), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)], responses={200: dict}
+        parameters=[OpenApiParameter("location", str), OpenApiParameter("days", int)],
+        responses=WaitlistFiguresShape,
     )
     @action(detail=False, methods=["get"])
     def figures(self, request):

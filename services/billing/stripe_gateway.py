@@ -367,6 +367,8 @@ def webhook_event_verify(*, payload: bytes, sig_header: str, tolerance: int = 30
         stripe.WebhookSignature.verify_header(payload, sig_header, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise WebhookSignatureInvalid(str(exc).split(".")[0])
+    except UnicodeDecodeError:  # the SDK decodes the body as UTF-8 before it compares signatures
+        raise WebhookSignatureInvalid("The body is not UTF-8 text.")
     try:
         event = json.loads(payload)
     except (ValueError, UnicodeDecodeError):

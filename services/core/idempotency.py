@@ -48,9 +48,14 @@ def idempotency_claim(*, user, key: str, fingerprint: str) -> StoredResponse | N
     A StoredResponse: the work was done before; answer with it. 422 when the key was used for
     another request.
     """
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if (
+        not key
+        or len(key) > MAX_KEY_LENGTH
+        or not (key.isascii() and key.isprintable())
+        or key != key.strip()
+    ):
         raise InvalidInput(
-            f"Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable characters.", field="Idempotency-Key"
+            f"Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable ASCII characters.", field="Idempotency-Key"
         )
     now = clock.now()
     scope = {"organization_id": user.organization_id, "user_id": user.pk, "key": key}
