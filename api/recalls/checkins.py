@@ -62,14 +62,14 @@ class CheckInViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
             return super().get_queryset()
         location = self.location_param()
         attention = self.request.query_params.get("needs_attention")
-        if attention not in (None, "", "true", "false"):
+        if attention not in (None, "true", "false"):
             raise serializers.ValidationError({"needs_attention": ["true or false."]})
         return selectors.checkin_list(
             scope=self.scope,
             wanted=self.readers,
             location_id=location.pk if location else None,
             patient=self.request.query_params.get("patient"),
-            attention=None if not attention else attention == "true",
+            attention=None if attention is None else attention == "true",
         )
 
     def _audit(self, checkins, action: str) -> None:

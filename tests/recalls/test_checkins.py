@@ -197,6 +197,10 @@ def test_item_nine_reaches_a_clinician_and_stays_flagged_until_reviewed(
         == 200
     )
     assert staff.get("/api/v1/check-ins?needs_attention=true").json()["results"] == []
+    # A blank or misspelt flag is refused, not read as "no filter" (the fuzz run found the blank one).
+    for wrong in ("", "yes"):
+        refused = staff.get(f"/api/v1/check-ins?needs_attention={wrong}")
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "needs_attention"
 
 
 def test_the_patient_sees_their_plan_and_can_opt_out_of_recalls(portal, patient):
