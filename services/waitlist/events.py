@@ -8,10 +8,11 @@ from django.utils.dateparse import parse_datetime
 
 from services.clinics.models import Location
 from services.core.outbox import Event
-from services.waitlist.matching import waitlist_match_location
+from services.waitlist.matching import database_clock, waitlist_match_location
 
 
 def _match(event: Event, location_ids, freed_at=None) -> None:
+    handler_started = database_clock()  # after the event committed: see waitlist_match_location
     certified = Location.objects.filter(
         pk__in=[i for i in location_ids if i],
         organization_id=event.organization_id,
@@ -19,7 +20,9 @@ def _match(event: Event, location_ids, freed_at=None) -> None:
         active=True,
     ).values_list("pk", flat=True)
     for location_id in sorted(certified):
-        waitlist_match_location(location_id=location_id, trigger=event.name, freed_at=freed_at)
+        waitlist_match_location(
+            location_id=location_id, trigger=event.name, freed_at=freed_at, handler_started=handler_started
+        )
 
 
 def capacity_changed(event: Event) -> None:

@@ -27,6 +27,7 @@ from services.waitlist.event_names import WAITLIST_OFFER_MADE
 from services.waitlist.models import (
     CapacityHold,
     EntryStatus,
+    MatchRun,
     OfferStatus,
     WaitlistEntry,
     WaitlistOffer,
@@ -67,6 +68,20 @@ def _avoid(entry: WaitlistEntry, location: Location, now: datetime) -> frozenset
             start__gt=now,
         ).values_list("start", flat=True)
     )
+
+
+def database_clock() -> datetime:
+    """PostgreSQL's wall clock now (not the transaction's start), the one clock match runs and the
+    handlers that may skip them are compared on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def _covered_since(location_id: int, handler_started: datetime) -> bool:
+    return MatchRun.objects.filter(
+        location_id=location_id, complete=True, started_at__gt=handler_started
+    ).exists()
 
 
 def _lock_location(location_id: int) -> None:
@@ -167,71 +182,95 @@ def _course_for(
 
 
 def waitlist_match_location(
-    *, location_id: int, trigger: str, freed_at: datetime | None = None, max_offers: int = 20
+    *,
+    location_id: int,
+    trigger: str,
+    freed_at: datetime | None = None,
+    max_offers: int = 20,
+    handler_started: datetime | None = None,
 ) -> list[WaitlistOffer]:
-    """Offer the clinic's free induction courses to the next eligible patients whose times fit."""
+    """Offer the clinic's free induction courses to the next eligible patients whose times fit.
+
+    An event handler passes `handler_started` (the database clock when it began, after its event
+    committed): when a complete run began at this clinic since then, that run already saw the
+    event's change and this one is skipped. A burst of cancellations at one clinic so costs about
+    one run, not one per cancellation."""
     with transaction.atomic():
         _lock_location(location_id)
-        location = Location.objects.select_related("organization").filter(pk=location_id, active=True).first()
-        if location is None or not location.rems_certified:
+        if handler_started is not None and _covered_since(location_id, handler_started):
             return []
-        service = spravato_service(location)
-        if service is None:
-            return []
-        now = clock.now()
-        earliest, latest_first, hi = _search_range(location, now)
-        windows = free_windows(location=location, service=service, lo=earliest, hi=hi)
-        if not windows:
-            return []
-        finder = CourseFinder(windows, location.timezone)
-        if finder.find(ANY_TIME, earliest=earliest, latest_first=latest_first) is None:
-            return []  # no course at all, whoever asks: skip reading the waitlist
-        offers: list[WaitlistOffer] = []
-        cache: dict = {}
-        candidates = ranked_candidates(
-            location_id=location.pk, organization_id=location.organization_id
-        ).annotate(
-            # whether the patient declined or let lapse a course here that is still ahead (rare)
-            passed_here=Exists(
-                CapacityHold.objects.filter(
-                    offer__entry=OuterRef("pk"),
-                    offer__location=location,
-                    start__gt=now,
-                    offer__status__in=[OfferStatus.DECLINED, OfferStatus.EXPIRED],
-                )
-            )
+        started = database_clock()
+        offers, complete = _match(location_id, trigger, freed_at, max_offers)
+        MatchRun.objects.update_or_create(
+            location_id=location_id, defaults={"started_at": started, "complete": complete}
         )
-        for entry in candidates.select_related(
-            "patient__spravato", "patient__screening", "patient__home_location"
-        ):
-            course = _course_for(finder, entry, location, earliest, latest_first, now, cache)
-            if course is None:
-                continue
-            if screening_block_reason(screening=entry.patient.screening, at=course[-1].start):
-                continue  # intake tests lapse before the course ends: staff must renew them first
-            offer = offer_create(
-                entry=entry,
-                location=location,
-                service=service,
-                course=course,
-                trigger=trigger,
-                freed_at=freed_at,
-                now=now,
-            )
-            if offer is not None:
-                finder.take(course)
-                offers.append(offer)
-                if (
-                    len(offers) >= max_offers
-                    or finder.find(ANY_TIME, earliest=earliest, latest_first=latest_first) is None
-                ):
-                    break
         if offers:
             logger.info(
                 "waitlist offers made",
                 extra={"location_id": location_id, "offers": len(offers), "trigger": trigger},
             )
         return offers
+
+
+def _match(
+    location_id: int, trigger: str, freed_at: datetime | None, max_offers: int
+) -> tuple[list[WaitlistOffer], bool]:
+    """The offers made, and whether every fitting course was offered (False: stopped at the cap)."""
+    location = Location.objects.select_related("organization").filter(pk=location_id, active=True).first()
+    if location is None or not location.rems_certified:
+        return [], True
+    service = spravato_service(location)
+    if service is None:
+        return [], True
+    now = clock.now()
+    earliest, latest_first, hi = _search_range(location, now)
+    windows = free_windows(location=location, service=service, lo=earliest, hi=hi)
+    if not windows:
+        return [], True
+    finder = CourseFinder(windows, location.timezone)
+    if finder.find(ANY_TIME, earliest=earliest, latest_first=latest_first) is None:
+        return [], True  # no course at all, whoever asks: skip reading the waitlist
+    offers: list[WaitlistOffer] = []
+    cache: dict = {}
+    candidates = ranked_candidates(
+        location_id=location.pk, organization_id=location.organization_id
+    ).annotate(
+        # whether the patient declined or let lapse a course here that is still ahead (rare)
+        passed_here=Exists(
+            CapacityHold.objects.filter(
+                offer__entry=OuterRef("pk"),
+                offer__location=location,
+                start__gt=now,
+                offer__status__in=[OfferStatus.DECLINED, OfferStatus.EXPIRED],
+            )
+        )
+    )
+    for entry in candidates.select_related(
+        "patient__spravato", "patient__screening", "patient__home_location"
+    ):
+        course = _course_for(finder, entry, location, earliest, latest_first, now, cache)
+        if course is None:
+            continue
+        if screening_block_reason(screening=entry.patient.screening, at=course[-1].start):
+            continue  # intake tests lapse before the course ends: staff must renew them first
+        offer = offer_create(
+            entry=entry,
+            location=location,
+            service=service,
+            course=course,
+            trigger=trigger,
+            freed_at=freed_at,
+            now=now,
+        )
+        if offer is None:
+            continue
+        finder.take(course)
+        offers.append(offer)
+        if finder.find(ANY_TIME, earliest=earliest, latest_first=latest_first) is None:
+            return offers, True
+        if len(offers) >= max_offers:
+            return offers, False
+    return offers, True
 
 
 @transaction.atomic

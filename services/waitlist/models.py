@@ -205,3 +205,22 @@ class CapacityHold(models.Model):
 
     def __str__(self) -> str:
         return f"hold of chair {self.chair_id} from {self.start.isoformat()}"
+
+
+class MatchRun(models.Model):
+    """The last matching run at a clinic, so a burst of events there needs one run, not one each.
+
+    `started_at` is PostgreSQL's clock read after the run took the clinic's lock; `complete` says the
+    run offered everything that fitted (it did not stop at its offer cap). An event handler that
+    started before such a run began is covered by it: the run read the clinic after the event's
+    transaction had committed.
+    """
+
+    location = models.OneToOneField(
+        "clinics.Location", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    complete = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"match run at location {self.location_id} from {self.started_at:%Y-%m-%d %H:%M:%S}"
