@@ -1,5 +1,5 @@
 """CSV out of the reports: the figures as one table per report (a `section` column, then the declared
-columns), and the appointment rows behind them streamed from a server-side cursor."""
+columns), and the appointment rows behind them streamed from PostgreSQL's COPY."""
 
 import csv
 import io
@@ -50,8 +50,7 @@ def figures_response(report: str, data: dict, period: Period) -> StreamingHttpRe
 
 
 def appointments_response(location_ids: list[int], period: Period) -> StreamingHttpResponse:
-    def batches():
-        yield [selectors.APPOINTMENT_COLUMNS]
-        yield from selectors.appointment_rows(location_ids=location_ids, period=period)
-
-    return _response(_encode(batches()), f"appointments-{period.start}-{period.end}.csv")
+    return _response(
+        selectors.appointments_csv(location_ids=location_ids, period=period),
+        f"appointments-{period.start}-{period.end}.csv",
+    )

@@ -107,6 +107,11 @@ def test_appointments_csv_streams_the_rows_behind_attendance():
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     attendance = client.get("/api/v1/reports/attendance", {"start": START, "end": END}).json()["clinics"][0]
     assert len(rows) == 10 == attendance["due"] + 1  # one the clinic cancelled is not due
+    assert list(rows[0]) == [
+        "appointment", "location", "local_date", "local_start", "minutes", "service",
+        "provider", "chair", "status", "late_cancel", "cancelled_by_clinic",
+    ]  # fmt: skip
+    assert {r["late_cancel"] for r in rows} <= {"true", "false"}
     assert sum(r["status"] == "no_show" for r in rows) == attendance["no_shows"]
     sunday = next(r for r in rows if r["local_date"] == "2030-03-10")
     assert (sunday["local_start"], sunday["minutes"]) == ("2030-03-10T01:00", "90")
