@@ -1,14 +1,16 @@
 """Waitlist benchmark: 40 clinics, 20,000 waiting patients, cancellations to offers.
 
     DATABASE_URL=postgresql://.../bench_db REDIS_URL=redis://127.0.0.1:6379/8 SECRET_KEY=x \\
-        .venv/bin/python bench/waitlist_latency.py [--clinics 40] [--patients 20000] [--burst 500]
+        ALLOWED_HOSTS=x STRIPE_API_KEY=sk_test_x .venv/bin/python bench/waitlist_latency.py \\
+        [--clinics 40] [--patients 20000] [--burst 200] [--spread 60] [--processes 2] [--threads 2]
 
 Builds a practice (in the database DATABASE_URL names: use a scratch one) where every Spravato chair
 is booked on every slot of the search window except one induction course, of which one session is
 booked too: no course is free until that session is cancelled, then exactly one is. Real Dramatiq
 worker processes on the real Redis broker handle the events. Prints the latency from a cancellation's
 commit to its offer being visible (p50/p99), first one at a time (one per clinic), then with
-`--burst` cancellations committed at once, with the burst's matching throughput.
+`--burst` cancellations committed evenly over `--spread` seconds (0: all at once), with the burst's
+matching throughput. Migrates the database it is given.
 """
 
 import argparse
@@ -54,6 +56,9 @@ def pct(values, q):
 
 
 def build(n_clinics: int, n_patients: int, chairs_per_clinic: int) -> tuple[list[Appointment], User]:
+    from django.core.management import call_command
+
+    call_command("migrate", "--no-input", verbosity=0)
     t0 = time.monotonic()
     org = Organization.objects.create(name=f"Bench practice {time.time():.0f}")
     staff = User.objects.create(organization=org, email=f"bench-{org.public_id}@example.test", name="Bench")
@@ -114,6 +119,15 @@ def build(n_clinics: int, n_patients: int, chairs_per_clinic: int) -> tuple[list
             )
             for k in range(chairs_per_clinic)
         )
+        # Spravato needs a prescriber on site for the whole session (the clinical gates): one physician.
+        npi = f"{(base + 99) % 10**9:09d}"
+        physician = Provider.objects.create(
+            organization=org,
+            name=f"Physician {loc.pk}",
+            role="physician",
+            npi=npi + str(npi_check_digit(npi)),
+            licences=[{"state": loc.state, "number": "MD", "expires": None}],
+        )
         days = [now.astimezone(zone).date() + timedelta(days=i) for i in range(1, 60)]
         slot_days = [d for d in days if d.weekday() in WEEKDAYS]
         Shift.objects.bulk_create(
@@ -125,7 +139,7 @@ def build(n_clinics: int, n_patients: int, chairs_per_clinic: int) -> tuple[list
                 start=datetime.combine(d, datetime.min.time(), tzinfo=zone).replace(hour=9),
                 end=datetime.combine(d, datetime.min.time(), tzinfo=zone).replace(hour=11),
             )
-            for n in nurses
+            for n in [*nurses, physician]
             for d in slot_days
         )
         fillers = Patient.objects.bulk_create(
@@ -290,7 +304,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clinics", type=int, default=40)
     parser.add_argument("--patients", type=int, default=20_000)
-    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--spread", type=float, default=60.0, help="seconds the burst's commits spread over")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -322,7 +337,9 @@ def main() -> None:
         committed = {}
         baseline = offer_counts({a.location_id for a in burst})
         t0 = time.monotonic()
-        for a in burst:
+        gap = args.spread / len(burst) if burst else 0.0
+        for i, a in enumerate(burst):
+            time.sleep(max(0.0, t0 + i * gap - time.monotonic()))
             appointment_cancel(actor=staff, appointment=a, reason="bench burst")
             committed[a.pk] = time.monotonic()
         commit_s = time.monotonic() - t0
