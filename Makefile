@@ -23,6 +23,10 @@ test: $(STAMP)
 manage: $(STAMP)
 	$(VENV)/bin/python -m infra.devstack manage $(ARGS)
 
+# Every benchmark with a goal, then one table (figure, reference from the same run, goal, pass/fail).
+bench: $(STAMP)
+	$(VENV)/bin/python bench/run_all.py $(ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

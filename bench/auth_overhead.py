@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.availability_practice import gunicorn  # noqa: E402 - sets Django up
+from bench.results import result  # noqa: E402
 
 PRACTICE = "Bench practice (auth)"
 
@@ -95,6 +96,15 @@ def main() -> None:
             rates[(label, "/healthz")]
         )
         print(f"{label}: trivial authenticated GET / healthz = {ratio:.3f} (goal >= 0.3)")
+    result(
+        "trivial authenticated GET / healthz (req/s)",
+        statistics.median(rates[("memory 1 s", "GET location")]),
+        "req/s",
+        reference=statistics.median(rates[("memory 1 s", "/healthz")]),
+        reference_label="req/s /healthz",
+        goal=">= 0.3 x /healthz",
+        passed=ratio >= 0.3,
+    )
 
 
 if __name__ == "__main__":

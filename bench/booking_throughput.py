@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.availability_practice import SLOTS, Client, build, gunicorn, percentile  # noqa: E402
 from bench.availability_speed import throughput  # noqa: E402
+from bench.results import result  # noqa: E402
 
 PER_SLOT = 4  # of the clinic's 5 providers, so the run books rather than collects 409s
 
@@ -152,6 +153,22 @@ def main() -> None:
         f"bookings/s ({total / elapsed:.0f} POST/s); latency p50 {percentile(latencies, 0.5):.0f} ms, "
         f"p99 {percentile(latencies, 0.99):.0f} ms",
         flush=True,
+    )
+    result(
+        f"bookings/s, {args.clients} clients",
+        booked / elapsed,
+        "/s",
+        reference=(before + after) / 2,
+        reference_label="req/s trivial",
+        goal="none set (figure only)",
+        passed=None,
+    )
+    result(
+        f"booking p99, {args.clients} clients",
+        percentile(latencies, 0.99),
+        "ms",
+        goal="none set",
+        passed=None,
     )
     print(
         f"trivial endpoint (GET one location) with {args.clients} clients: {before:.0f} req/s before, "

@@ -38,6 +38,8 @@ if not os.environ.get("DATABASE_URL"):
 
 import django  # noqa: E402
 
+from bench.results import result  # noqa: E402
+
 django.setup()
 
 from bench.availability_practice import gunicorn, request  # noqa: E402
@@ -169,6 +171,8 @@ def main() -> None:
             rps = sorted(r["rps"] for r in runs)[len(runs) // 2]
             n = sum(r["requests"] for r in runs)
             bad = sum(r["non2xx"] for r in runs)
+            if name != "reference":
+                result(f"report {name} p95 over HTTP", p95, "ms", goal="< 300 ms", passed=p95 < 300)
             print(
                 f"{name:12s} median of {len(runs)} rounds: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
                 f"{rps:7.1f} req/s  ({n} requests, {bad} non-2xx)",
@@ -177,6 +181,13 @@ def main() -> None:
         path = f"/api/v1/reports/attendance?{year}&format=csv&rows=appointments"
         for _ in range(0 if args.no_csv else 2):
             rows, elapsed, before, peak = stream_csv(port, path, token)
+            result(
+                "CSV of a year's appointments",
+                rows / elapsed,
+                "rows/s",
+                goal=">= 50,000 rows/s",
+                passed=rows / elapsed >= 50_000,
+            )
             print(
                 f"CSV of a year's appointments: {rows} rows in {elapsed:.2f} s = "
                 f"{rows / elapsed:,.0f} rows/s; "

@@ -36,6 +36,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
+from bench.results import result  # noqa: E402
 from services.clinics.models import Chair, Location, Provider, Service, Shift  # noqa: E402
 from services.clinics.validation import npi_check_digit  # noqa: E402
 from services.core import clock  # noqa: E402
@@ -328,6 +329,13 @@ def main() -> None:
             seen = wait_offers([a], committed, timeout=30, baseline={})
             if a.pk in seen:
                 latencies.append(seen[a.pk] - committed[a.pk])
+        result(
+            "cancellation -> offer p99, one at a time",
+            pct(latencies, 0.99),
+            "s",
+            goal="< 2 s, every one offered",
+            passed=pct(latencies, 0.99) < 2 and len(latencies) == len(single),
+        )
         print(
             f"one at a time ({len(single)} cancellations, {len(latencies)} offers): "
             f"commit -> offer p50 {statistics.median(latencies) * 1000:.0f} ms, "
@@ -346,6 +354,13 @@ def main() -> None:
         seen = wait_offers(burst, committed, timeout=300, baseline=baseline)
         total = max(seen.values()) - t0 if seen else float("nan")
         lat = [seen[k] - committed[k] for k in seen]
+        result(
+            f"burst of {len(burst)} over {args.spread:g} s: cancellation -> offer p99",
+            pct(lat, 0.99) if lat else float("inf"),
+            "s",
+            goal="< 2 s, every one offered",
+            passed=bool(lat) and pct(lat, 0.99) < 2 and len(seen) == len(burst),
+        )
         print(
             f"burst: {len(burst)} cancellations committed in {commit_s:.1f} s; "
             f"{len(seen)} offers in {total:.1f} s "
