@@ -74,14 +74,24 @@ ORDER BY l.id, a.start, a.id
 """  # noqa: S608 - fragments are constants of this module; values are bound
 
 
+CSV_CHUNK_BYTES = 256 * 1024
+
+
 def appointments_csv(*, location_ids: list[int], period: Period) -> Iterator[bytes]:
     """The appointments starting on the period's local days as CSV (header first), written by
-    PostgreSQL's COPY and passed on block by block as they arrive: memory stays flat however many
-    there are, and no Python touches a row. Cells are text, `true`/`false`, empty for no chair."""
+    PostgreSQL's COPY and passed on in chunks as they arrive: memory stays flat however many there
+    are, and Python never parses or formats a row. Cells are text, `true`/`false`, empty for no chair."""
     with connection.cursor() as cursor:
         statement = f"COPY ({_APPOINTMENTS_SQL}) TO STDOUT WITH (FORMAT csv, HEADER true)"  # noqa: S608
         with cursor.cursor.copy(
             statement, {"locs": location_ids, "start": period.start, "end": period.end}
         ) as copy:
-            for block in copy:
-                yield bytes(block)
+            # COPY sends one message per row: gather them into large chunks, one write each.
+            chunk = bytearray()
+            for row in copy:
+                chunk += row
+                if len(chunk) >= CSV_CHUNK_BYTES:
+                    yield bytes(chunk)
+                    chunk.clear()
+            if chunk:
+                yield bytes(chunk)
