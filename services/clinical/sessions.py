@@ -60,16 +60,19 @@ def hold_reasons(pre_dose: dict, policy: Policy) -> list[str]:
 def _dose(appointment: Appointment, data: dict) -> dict:
     code = appointment.service.code
     if code == "spravato":
-        mg = data.get("dose_mg")
-        if mg is None:
+        if data.get("dose_mg") is None:
             raise r.bad("dose_mg", "Give the Spravato dose: 56 or 84 mg.", "session-findings-incomplete")
-        if isinstance(mg, bool) or Decimal(str(mg)) not in {Decimal(d) for d in r.SPRAVATO_DOSES_MG}:
+        try:
+            mg = r.decimal(data["dose_mg"], "dose_mg", Decimal(0), Decimal(1000), 2)
+        except RuleViolation:
+            mg = None
+        if mg not in {Decimal(d) for d in r.SPRAVATO_DOSES_MG}:
             raise r.bad("dose_mg", "A Spravato dose is 56 or 84 mg.", "dose-out-of-range")
         if data.get("dose_mg_per_kg") is not None:
             raise r.bad("dose_mg_per_kg", "Spravato is dosed in mg (56 or 84), not by weight.")
         weight = data.get("body_weight_kg")
         return {
-            "dose_mg": Decimal(str(mg)).quantize(Decimal("0.01")),
+            "dose_mg": mg,
             "dose_mg_per_kg": None,
             "body_weight_kg": None
             if weight is None
