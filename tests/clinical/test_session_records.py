@@ -188,3 +188,24 @@ def test_a_session_is_recorded_once_and_corrected_by_addenda_only(clinic, nurse_
                 cursor.execute(sql)
     assert str(SessionRecord.objects.get(public_id=record["id"]).dose_mg) == "40.70"
     assert SessionAddendum.objects.count() == 1
+
+
+def test_the_monitoring_provider_is_a_provider_of_the_practice(nurse_client, prescriber, checked_in):
+    appointment = checked_in("spravato")
+    wrong = post(nurse_client, session_body(appointment, monitoring_provider="prv_00000000000000000000"))
+    assert wrong.status_code == 422 and field_of(wrong) == "monitoring_provider"
+    done = post(nurse_client, session_body(appointment, monitoring_provider=prescriber.provider.public_id))
+    assert done.status_code == 201, done.content
+    assert done.json()["monitoring_provider"]["id"] == prescriber.provider.public_id
+    form = nurse_client.get(f"/api/v1/monitoring-forms/{done.json()['monitoring_form']}").json()
+    assert form["monitoring_provider"]["id"] == prescriber.provider.public_id
+    assert form["data"]["monitoring_provider"]["npi"] == prescriber.provider.npi
+
+
+def test_a_session_of_another_clinic_is_not_found(org, nurse_client, checked_in):
+    from tests.factories.clinics import LocationFactory
+
+    elsewhere = LocationFactory(organization=org, name="Elsewhere")
+    response = post(nurse_client, session_body(checked_in("iv", location=elsewhere)))
+    assert response.status_code == 404 and field_of(response) == "appointment"
+    assert not SessionRecord.objects.exists()
