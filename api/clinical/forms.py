@@ -48,7 +48,7 @@ def form_dict(form: MonitoringForm, *, now, detail: bool = False) -> dict:
     left = form_services.days_left(form, now=now)
     data = {
         "id": form.public_id,
-        "session_record": form.record.public_id,
+        "session_record": form.record_public_id,
         "patient": {"id": form.patient.public_id, "name": form.patient.name},
         "location": {"id": form.location.public_id, "name": form.location.name},
         "monitoring_provider": {
@@ -86,9 +86,7 @@ class MonitoringFormViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
 
     def get_queryset(self):
         if self.action != "list":
-            return form_services.monitoring_form_list(
-                scope=self.scope, wanted=self.readers, status=None
-            ).select_related("record")
+            return form_services.monitoring_form_list(scope=self.scope, wanted=self.readers, status=None)
         status = FORM_STATUS.read(self.request)
         overdue = self.request.query_params.get("overdue")
         if overdue not in (None, "true", "false"):
@@ -99,7 +97,7 @@ class MonitoringFormViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
             location=self.location_param(),
             status=None if status == "all" else (status or FormStatus.PENDING),
             overdue=None if overdue is None else overdue == "true",
-        ).select_related("record")
+        )
 
     @extend_schema(
         parameters=[

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BooleanField, QuerySet
+from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 
 from services.clinical.models import FormStatus, MonitoringForm, SessionRecord
@@ -119,8 +119,13 @@ def monitoring_form_list(
         forms = forms.filter(status=status)
     if overdue is not None:
         forms = _overdue_filter(forms, overdue)
-    return forms.select_related("location", "patient", "monitoring_provider", "submitted_by").order_by(
-        "due_on", "id"
+    # The record's id rides along as a column (its row carries the clinical JSON a list does not
+    # show), and the form's own `data` is left for the detail view.
+    return (
+        forms.select_related("location", "patient", "monitoring_provider", "submitted_by")
+        .annotate(record_public_id=F("record__public_id"))
+        .defer("data")
+        .order_by("due_on", "id")
     )
 
 

@@ -157,6 +157,13 @@ class MonitoringForm(PublicIdModel):
                 name="pmf_pending_due",
                 condition=models.Q(status="pending"),
             ),
+            # The practice-wide due list (org admins, managers of many clinics): read in due order
+            # and stopped at the page's end instead of sorting every pending form.
+            models.Index(
+                fields=["organization", "due_on", "id"],
+                name="pmf_org_pending_due",
+                condition=models.Q(status="pending"),
+            ),
             models.Index(fields=["location", "session_date"], name="pmf_location_session"),
         ]
         constraints = [
