@@ -6,139 +6,294 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinical', '0001_initial'),
-        ('clinics', '0005_provider_staff_user'),
-        ('organizations', '0002_signinattempts'),
-        ('patients', '0003_screening_findings_versions'),
-        ('scheduling', '0002_series_course_fields'),
+        ("clinical", "0001_initial"),
+        ("clinics", "0005_provider_staff_user"),
+        ("organizations", "0002_signinattempts"),
+        ("patients", "0003_screening_findings_versions"),
+        ("scheduling", "0002_series_course_fields"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinicalpolicy',
-            name='hold_bp_diastolic_above',
+            model_name="clinicalpolicy",
+            name="hold_bp_diastolic_above",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='clinicalpolicy',
-            name='hold_bp_systolic_above',
+            model_name="clinicalpolicy",
+            name="hold_bp_systolic_above",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='clinicalpolicy',
-            name='hold_pulse_above',
+            model_name="clinicalpolicy",
+            name="hold_pulse_above",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='clinicalpolicy',
-            name='hold_spo2_below',
+            model_name="clinicalpolicy",
+            name="hold_spo2_below",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='clinicalpolicy',
-            name='ketamine_min_monitoring_minutes',
+            model_name="clinicalpolicy",
+            name="ketamine_min_monitoring_minutes",
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='SessionRecord',
+            name="SessionRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(editable=False, max_length=32, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('service_code', models.CharField(max_length=16)),
-                ('body_weight_kg', models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True)),
-                ('dose_mg_per_kg', models.DecimalField(blank=True, decimal_places=3, max_digits=5, null=True)),
-                ('dose_mg', models.DecimalField(decimal_places=2, max_digits=7)),
-                ('lot_numbers', models.JSONField(default=list)),
-                ('dose_at', models.DateTimeField()),
-                ('discharge_ready_at', models.DateTimeField()),
-                ('discharged_at', models.DateTimeField()),
-                ('vitals', models.JSONField(default=dict)),
-                ('hold_reasons', models.JSONField(default=list)),
-                ('hold_override_reason', models.TextField(blank=True, default='')),
-                ('sedation_scale', models.CharField(max_length=16)),
-                ('sedation_score', models.SmallIntegerField()),
-                ('dissociation_scale', models.CharField(max_length=16)),
-                ('dissociation_score', models.SmallIntegerField()),
-                ('ondansetron_mg', models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True)),
-                ('adverse_events', models.JSONField(default=list)),
-                ('concomitant_medications', models.JSONField(default=dict)),
-                ('discharge_criteria_met', models.BooleanField()),
-                ('escort_present', models.BooleanField()),
-                ('appointment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='session_record', to='scheduling.appointment')),
-                ('clinician', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.provider')),
-                ('hold_override_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.provider')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.location')),
-                ('monitoring_provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.provider')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='organizations.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='session_records', to='patients.patient')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.CharField(editable=False, max_length=32, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("service_code", models.CharField(max_length=16)),
+                (
+                    "body_weight_kg",
+                    models.DecimalField(blank=True, decimal_places=1, max_digits=5, null=True),
+                ),
+                (
+                    "dose_mg_per_kg",
+                    models.DecimalField(blank=True, decimal_places=3, max_digits=5, null=True),
+                ),
+                ("dose_mg", models.DecimalField(decimal_places=2, max_digits=7)),
+                ("lot_numbers", models.JSONField(default=list)),
+                ("dose_at", models.DateTimeField()),
+                ("discharge_ready_at", models.DateTimeField()),
+                ("discharged_at", models.DateTimeField()),
+                ("vitals", models.JSONField(default=dict)),
+                ("hold_reasons", models.JSONField(default=list)),
+                ("hold_override_reason", models.TextField(blank=True, default="")),
+                ("sedation_scale", models.CharField(max_length=16)),
+                ("sedation_score", models.SmallIntegerField()),
+                ("dissociation_scale", models.CharField(max_length=16)),
+                ("dissociation_score", models.SmallIntegerField()),
+                (
+                    "ondansetron_mg",
+                    models.DecimalField(blank=True, decimal_places=1, max_digits=4, null=True),
+                ),
+                ("adverse_events", models.JSONField(default=list)),
+                ("concomitant_medications", models.JSONField(default=dict)),
+                ("discharge_criteria_met", models.BooleanField()),
+                ("escort_present", models.BooleanField()),
+                (
+                    "appointment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="session_record",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "clinician",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.provider"
+                    ),
+                ),
+                (
+                    "hold_override_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinics.provider",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.location"
+                    ),
+                ),
+                (
+                    "monitoring_provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.provider"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="organizations.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="session_records",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SessionAddendum',
+            name="SessionAddendum",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(blank=True, default='', max_length=64)),
-                ('text', models.TextField()),
-                ('created_at', models.DateTimeField()),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('author_provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.provider')),
-                ('record', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='addenda', to='clinical.sessionrecord')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("field", models.CharField(blank=True, default="", max_length=64)),
+                ("text", models.TextField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "author_provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.provider"
+                    ),
+                ),
+                (
+                    "record",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="addenda",
+                        to="clinical.sessionrecord",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MonitoringForm',
+            name="MonitoringForm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(editable=False, max_length=32, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('form_version', models.CharField(max_length=32)),
-                ('session_date', models.DateField()),
-                ('due_on', models.DateField()),
-                ('data', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('submitted', 'Submitted')], default='pending', max_length=16)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('confirmation_number', models.CharField(blank=True, default='', max_length=64)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.location')),
-                ('monitoring_provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.provider')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='organizations.organization')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('submitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('record', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='monitoring_form', to='clinical.sessionrecord')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.CharField(editable=False, max_length=32, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("form_version", models.CharField(max_length=32)),
+                ("session_date", models.DateField()),
+                ("due_on", models.DateField()),
+                ("data", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("submitted", "Submitted")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("confirmation_number", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.location"
+                    ),
+                ),
+                (
+                    "monitoring_provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.provider"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="organizations.organization",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "record",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="monitoring_form",
+                        to="clinical.sessionrecord",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='sessionrecord',
-            index=models.Index(fields=['location', 'dose_at'], name='session_location_dose'),
+            model_name="sessionrecord",
+            index=models.Index(fields=["location", "dose_at"], name="session_location_dose"),
         ),
         migrations.AddConstraint(
-            model_name='sessionrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('dose_mg__gt', 0)), name='session_dose_positive'),
+            model_name="sessionrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("dose_mg__gt", 0)), name="session_dose_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('discharged_at__gte', models.F('dose_at'))), name='session_discharge_after_dose'),
+            model_name="sessionrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("discharged_at__gte", models.F("dose_at"))),
+                name="session_discharge_after_dose",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sessionaddendum',
-            index=models.Index(fields=['record', 'created_at'], name='addendum_record_at'),
+            model_name="sessionaddendum",
+            index=models.Index(fields=["record", "created_at"], name="addendum_record_at"),
         ),
         migrations.AddIndex(
-            model_name='monitoringform',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['location', 'due_on', 'id'], name='pmf_pending_due'),
+            model_name="monitoringform",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["location", "due_on", "id"],
+                name="pmf_pending_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='monitoringform',
-            index=models.Index(fields=['location', 'session_date'], name='pmf_location_session'),
+            model_name="monitoringform",
+            index=models.Index(fields=["location", "session_date"], name="pmf_location_session"),
         ),
         migrations.AddConstraint(
-            model_name='monitoringform',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'pending'), models.Q(('confirmation_number', ''), _negated=True), _connector='OR'), name='pmf_submitted_has_confirmation'),
+            model_name="monitoringform",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "pending"),
+                    models.Q(("confirmation_number", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="pmf_submitted_has_confirmation",
+            ),
         ),
     ]

@@ -5,18 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinical', '0003_session_records_append_only'),
-        ('clinics', '0005_provider_staff_user'),
-        ('organizations', '0002_signinattempts'),
-        ('patients', '0003_screening_findings_versions'),
+        ("clinical", "0003_session_records_append_only"),
+        ("clinics", "0005_provider_staff_user"),
+        ("organizations", "0002_signinattempts"),
+        ("patients", "0003_screening_findings_versions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='monitoringform',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['organization', 'due_on', 'id'], name='pmf_org_pending_due'),
+            model_name="monitoringform",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["organization", "due_on", "id"],
+                name="pmf_org_pending_due",
+            ),
         ),
     ]
