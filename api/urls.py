@@ -10,7 +10,9 @@ from api.billing import invoices as billing_invoices
 from api.billing import payments as billing_payments
 from api.billing import statements as billing_statements
 from api.billing.policies import BillingPolicyViewSet
+from api.clinical.forms import MonitoringFormViewSet
 from api.clinical.policy import ClinicalPolicyViewSet
+from api.clinical.sessions import SessionRecordViewSet
 from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
@@ -84,6 +86,8 @@ router.register("recalls", recall_views.RecallViewSet, basename="recall")
 router.register("maintenance-plans", recall_plans.MaintenancePlanViewSet, basename="maintenance-plan")
 router.register("recall-policies", recall_plans.RecallPolicyViewSet, basename="recall-policy")
 router.register("clinical-policies", ClinicalPolicyViewSet, basename="clinical-policy")
+router.register("session-records", SessionRecordViewSet, basename="session-record")
+router.register("monitoring-forms", MonitoringFormViewSet, basename="monitoring-form")
 router.register("check-ins", recall_checkins.CheckInViewSet, basename="check-in")
 router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
 router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")

@@ -27,11 +27,20 @@ class ProviderSerializer(StrictModelSerializer):
     licences = LicencesField(required=False)
     # Read: the states where a licence is valid today. Write: shorthand for "licensed in exactly these".
     licensed_states = serializers.ListField(child=serializers.CharField(max_length=2), required=False)
+    staff_user = serializers.CharField(
+        source="staff_user.public_id",
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=40,
+        help_text="The staff account (usr_...) this provider signs in with; null unlinks. Managers set it.",
+    )
 
     class Meta:
         model = Provider
         fields = [
-            "id", "name", "role", "npi", "licences", "licensed_states", "active", "created_at", "updated_at",
+            "id", "name", "role", "npi", "licences", "licensed_states", "active", "staff_user", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
         validators = []  # NPI uniqueness is the service's rule, reported on `npi`

@@ -199,6 +199,9 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def complete(self, request, id=None):
+        """IV/IM ketamine and Spravato: record the session first (POST /api/v1/session-records; 422
+        `session-record-required` otherwise); the body is then empty, the monitoring period and
+        vitals come from the record. Other monitored services give them here."""
         return self._transition(
             request,
             s.AppointmentCompleteSerializer,

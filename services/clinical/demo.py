@@ -103,3 +103,7 @@ def load_clinical_records(demo) -> None:
             {"names": ["sertraline"], "maoi": False, "benzodiazepine": False, "stimulant": False},
         )
         _complete_findings(screening, medications=medications, phq9=16)
+
+    from services.clinical.demo_sessions import load_session_records
+
+    load_session_records(demo)

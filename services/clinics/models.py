@@ -100,6 +100,11 @@ class Provider(PublicIdModel):
     licences = models.JSONField(default=list)
     active = models.BooleanField(default=True)
     calendar_secret = models.CharField(max_length=64, blank=True, default="")
+    # The staff account this provider signs in with: the clinician recording a session, the
+    # monitoring provider on a REMS form and a prescriber's override are people, not typed names.
+    staff_user = models.OneToOneField(
+        "organizations.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="provider"
+    )
 
     class Meta:
         constraints = [

@@ -64,7 +64,7 @@ def provider_list(
     on: date | None = None,
 ) -> QuerySet[Provider]:
     """`state`: providers holding a licence in that state still valid on `on` (default: today, UTC)."""
-    providers = scope.filter(Provider.objects.all(), location_field=None)
+    providers = scope.filter(Provider.objects.select_related("staff_user"), location_field=None)
     if role:
         providers = providers.filter(role=role)
     if active is not None:

@@ -80,6 +80,10 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "check_ins": _rule(CLINICAL_LEADS, CLINICIANS),
     # clinical rules per clinic (the ketamine gap, screening validity)
     "clinical_policies": _rule(CLINICAL, MANAGERS),
+    # session records: clinicians write (and add addenda), clinical leads read; never the front desk
+    "session_records": _rule(CLINICAL_LEADS, CLINICIANS),
+    # Spravato REMS monitoring forms: clinical leads read, submit and print them
+    "monitoring_forms": _rule(CLINICAL_LEADS, CLINICAL_LEADS),
     # reports (read only): managers their clinics; org admins and billing the whole practice (billing's
     # practice-wide reach is applied by api/reports/access.py); money never to clinical-only roles
     "reports_operations": _rule(MANAGERS | {Role.BILLING.value}, ORG_ADMIN),  # utilization, attendance

@@ -5,7 +5,9 @@ records no-shows; check-in is clinical (clinician, manager); completing records 
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from services.clinical.sessions import RECORDED_SERVICES
 from services.core import clock
+from tests.factories.clinical import linked_clinician, record_session
 from tests.factories.clinics import ChairFactory, ProviderFactory, ServiceFactory, ShiftFactory
 from tests.factories.patients import PatientFactory
 from tests.factories.scheduling import AppointmentFactory
@@ -60,6 +62,9 @@ def build(world):
         checked_in_at=now - timedelta(hours=3),
         ride_home_confirmed=True,
     )
+    # IV ketamine is completed once its session is recorded (by a nurse linked to her provider).
+    if service.code in RECORDED_SERVICES:
+        record_session(world.objects["sched_in_chair"], actor=linked_clinician(home))
     world.objects["sched_done"] = AppointmentFactory(
         location=home,
         patient=PatientFactory(home_location=home, cleared=True),
@@ -97,6 +102,8 @@ def booking(w) -> dict:
 
 
 def completion(w) -> dict:
+    if w.objects["sched_service"].code in RECORDED_SERVICES:
+        return {}  # the monitoring period and vitals come from the session record
     now = clock.now()
     return {
         "monitoring_started_at": (now - timedelta(hours=2, minutes=50)).isoformat(),

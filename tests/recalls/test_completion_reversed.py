@@ -8,8 +8,9 @@ import pytest
 
 from services.core.models import AuditEntry
 from services.recalls.models import MaintenancePlan, Recall
-from services.scheduling.services import appointment_book, appointment_check_in, appointment_complete
+from services.scheduling.services import appointment_book, appointment_check_in
 from tests.conftest import client_for
+from tests.factories.clinical import complete_recorded
 from tests.recalls.conftest import run_events
 from tests.recalls.test_time_travel import LA, deliver_series, local, mornings, setting  # noqa: F401
 
@@ -29,13 +30,7 @@ def reverse(nurse, appointment):
 
 def complete(clock, nurse, appointment):
     clock.at(appointment.start + timedelta(minutes=100))
-    appointment_complete(
-        actor=nurse,
-        appointment=appointment,
-        monitoring_started_at=appointment.start + timedelta(minutes=10),
-        monitoring_ended_at=appointment.start + timedelta(minutes=90),
-        vitals=None,
-    )
+    complete_recorded(appointment, actor=nurse)
     run_events()
 
 

@@ -14,8 +14,9 @@ from services.notifications.models import Notification
 from services.notifications.services import notifications_release_due
 from services.organizations.models import Role
 from services.recalls.models import MaintenancePlan, Recall
-from services.scheduling.services import appointment_book, appointment_check_in, appointment_complete
+from services.scheduling.services import appointment_book, appointment_check_in
 from tests.conftest import client_for
+from tests.factories.clinical import complete_recorded
 from tests.factories.organizations import staff_with_role
 from tests.factories.patients import PatientFactory
 from tests.factories.scheduling import bookable_clinic
@@ -43,13 +44,7 @@ def deliver_series(clock: Clock, clinic, patient, actor, days: list[str]) -> lis
         clock.at(appointment.start + timedelta(minutes=5))
         appointment_check_in(actor=actor, appointment=appointment, ride_home_confirmed=True)
         clock.at(appointment.start + timedelta(minutes=100))
-        appointment_complete(
-            actor=actor,
-            appointment=appointment,
-            monitoring_started_at=appointment.start + timedelta(minutes=10),
-            monitoring_ended_at=appointment.start + timedelta(minutes=90),
-            vitals=None,
-        )
+        complete_recorded(appointment, actor=actor)  # the session record first, as the clinician does
         run_events()
     return booked
 

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -7,6 +7,7 @@ from services.core.models import OutboxEvent
 from services.organizations.models import Role
 from services.patients.models import Screening
 from tests.conftest import client_for
+from tests.factories.clinical import record_session
 from tests.factories.organizations import staff_with_role
 from tests.factories.scheduling import AppointmentFactory
 from tests.scheduling.conftest import NOW
@@ -108,72 +109,39 @@ def test_check_in_refused_when_screening_is_no_longer_clear(clinician_client, bo
     assert response.json()["errors"][0]["field"] == "patient"
 
 
-def vitals(dose_at, *, discharge_after=timedelta(hours=2, minutes=5)):
-    reading = {"bp_systolic": 128, "bp_diastolic": 82, "pulse": 76, "spo2": 98}
-    return {
-        "at_dose": {**reading, "recorded_at": dose_at.isoformat()},
-        "at_40_min": {
-            **reading,
-            "bp_systolic": 141,
-            "recorded_at": (dose_at + timedelta(minutes=40)).isoformat(),
-        },
-        "discharge": {**reading, "recorded_at": (dose_at + discharge_after).isoformat()},
-    }
-
-
-def test_spravato_completion_follows_the_rems_monitoring_rules(clinician_client, booked):
+def test_spravato_completion_needs_the_session_record_and_takes_its_times(
+    clinician_client, booked, clinician
+):
     appointment = booked(service="spravato")
     assert act(clinician_client, appointment, "check-in", {"ride_home_confirmed": True}).status_code == 200
-    dose = NOW + timedelta(minutes=5)
-    at(dose + timedelta(hours=2, minutes=10))
 
-    body = {
-        "monitoring_started_at": dose.isoformat(),
-        "monitoring_ended_at": (dose + timedelta(hours=2, minutes=5)).isoformat(),
-    }
-    missing = act(
-        clinician_client, appointment, "complete", {**body, "vitals": {"at_dose": vitals(dose)["at_dose"]}}
-    )
-    assert missing.status_code == 422
-    assert "at_40_min" in missing.json()["detail"]
+    refused = act(clinician_client, appointment, "complete", {})
+    assert refused.status_code == 422
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["errors"][0]["field"] == "session_record"
+    assert not events("appointment.completed")
 
-    early = act(
-        clinician_client,
-        appointment,
-        "complete",
-        {
-            "monitoring_started_at": dose.isoformat(),
-            "monitoring_ended_at": (dose + timedelta(hours=1, minutes=50)).isoformat(),
-            "vitals": vitals(dose, discharge_after=timedelta(hours=1, minutes=50)),
-        },
-    )
-    assert early.status_code == 422
-    assert "2 hours" in early.json()["detail"]
-
-    garbled = vitals(dose)
-    garbled["discharge"]["spo2"] = 140
-    assert act(clinician_client, appointment, "complete", {**body, "vitals": garbled}).status_code == 400
-
-    done = act(clinician_client, appointment, "complete", {**body, "vitals": vitals(dose)})
+    record = record_session(appointment, actor=clinician)
+    # The monitoring period and vitals come from the record, not from a second typing.
+    again = act(clinician_client, appointment, "complete", {"monitoring_started_at": NOW.isoformat()})
+    assert again.status_code == 400
+    done = act(clinician_client, appointment, "complete", {})
     assert done.status_code == 200, done.content
-    assert done.json()["status"] == "completed"
-    assert done.json()["vitals"]["at_40_min"]["bp_systolic"] == 141
+    body = done.json()
+    assert body["status"] == "completed"
+    assert body["vitals"]["at_40_min"]["bp_systolic"] == 141
+    assert datetime.fromisoformat(body["monitoring_started_at"]) == record.dose_at
     (event,) = events("appointment.completed")
     assert event.payload["appointment_id"] == appointment.pk
-    assert act(clinician_client, appointment, "complete", {**body, "vitals": vitals(dose)}).status_code == 409
+    assert act(clinician_client, appointment, "complete", {}).status_code == 409
 
 
-def test_monitored_completion_needs_the_monitoring_period_in_the_past(clinician_client, booked):
+def test_iv_ketamine_completion_is_refused_without_the_record(clinician_client, booked, clinician):
     appointment = booked()
     act(clinician_client, appointment, "check-in", {"ride_home_confirmed": True})
-    assert act(clinician_client, appointment, "complete", {}).status_code == 400
-    future = {
-        "monitoring_started_at": NOW.isoformat(),
-        "monitoring_ended_at": (NOW + timedelta(hours=2)).isoformat(),
-    }
-    assert act(clinician_client, appointment, "complete", future).status_code == 422
-    at(NOW + timedelta(hours=2, minutes=1))
-    assert act(clinician_client, appointment, "complete", future).status_code == 200
+    assert act(clinician_client, appointment, "complete", {}).status_code == 422
+    record_session(appointment, actor=clinician)
+    assert act(clinician_client, appointment, "complete", {}).status_code == 200
 
 
 def test_complete_before_check_in_is_409(clinician_client, booked):

@@ -10,7 +10,7 @@ from services.clinics.services.common import save_audited
 from services.core import clock
 from services.core.errors import InvalidInput
 
-PROVIDER_FIELDS = ["name", "role", "npi", "licences", "active"]
+PROVIDER_FIELDS = ["name", "role", "npi", "licences", "active", "staff_user_id"]
 
 
 def merge_licences(
@@ -39,6 +39,26 @@ def merge_licences(
     return v.check_licences(result)
 
 
+def _staff_user(organization, public_id: str | None, provider: Provider | None):
+    """The staff account a provider signs in with: a staff user of the same practice, linked to no
+    other provider (null unlinks)."""
+    from services.organizations.models import User
+
+    if public_id in (None, ""):
+        return None
+    user = User.objects.filter(
+        organization=organization, kind=User.KIND_STAFF, public_id=public_id, is_active=True
+    ).first()
+    if user is None:
+        raise InvalidInput("No active staff member of this practice has this id.", field="staff_user")
+    linked = Provider.objects.filter(staff_user=user)
+    if provider is not None and provider.pk:
+        linked = linked.exclude(pk=provider.pk)
+    if linked.exists():
+        raise InvalidInput("This staff member is already linked to another provider.", field="staff_user")
+    return user
+
+
 def _clean_provider(data: dict[str, Any], current_licences: list[dict]) -> dict[str, Any]:
     if "name" in data:
         data["name"] = (data["name"] or "").strip()
@@ -62,6 +82,11 @@ def _clean_provider(data: dict[str, Any], current_licences: list[dict]) -> dict[
 
 
 def _save_audited(provider: Provider, data: dict[str, Any], *, actor, action: str) -> dict:
+    if "staff_user" in data:
+        given = data["staff_user"]
+        if isinstance(given, dict):  # the serializer's `staff_user.public_id` source
+            given = given.get("public_id")
+        data["staff_user"] = _staff_user(actor.organization, given, provider)
     npi = data.get("npi", provider.npi)
     taken = Provider.objects.filter(organization=actor.organization, npi=npi).exclude(pk=provider.pk)
     if taken.exists():
@@ -72,6 +97,8 @@ def _save_audited(provider: Provider, data: dict[str, Any], *, actor, action: st
     except IntegrityError as exc:
         if "provider_npi_unique_per_org" in str(exc):
             raise InvalidInput("Another provider of this practice has this NPI.", field="npi")
+        if "staff_user" in str(exc):  # a concurrent link of the same account won
+            raise InvalidInput("This staff member is already linked to another provider.", field="staff_user")
         raise
 
 

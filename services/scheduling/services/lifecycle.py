@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from services.clinical.policy import clinical_policy_for
+from services.clinical.sessions import session_record_require
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
@@ -135,13 +136,31 @@ def appointment_complete(
     monitoring_ended_at: datetime | None,
     vitals: dict | None,
 ) -> Appointment:
-    """Record the session: the monitoring period and the vitals.
+    """Complete the session.
 
-    Spravato's REMS rules: vitals at dose, at 40 minutes and at discharge, and no discharge before
-    2 hours of observation after the dose (monitoring start).
+    IV/IM ketamine and Spravato need their session record first (422 `session-record-required`);
+    the monitoring period and vitals are copied from it, so the body carries none. Other monitored
+    services (KAP, hydration) give the monitoring period and vitals here.
     """
     appointment = _locked(appointment, (AppointmentStatus.CHECKED_IN,), "completed")
     service = appointment.service
+    record = session_record_require(appointment)
+    if record is not None:
+        for name, value in (
+            ("monitoring_started_at", monitoring_started_at),
+            ("monitoring_ended_at", monitoring_ended_at),
+            ("vitals", vitals),
+        ):
+            if value:
+                raise InvalidInput(
+                    f"{service.name}: {name} comes from the session record; leave it out.", field=name
+                )
+        monitoring_started_at, monitoring_ended_at = record.dose_at, record.discharged_at
+        vitals = {
+            "at_dose": record.vitals["pre_dose"],
+            "at_40_min": record.vitals["at_40_min"],
+            "discharge": record.vitals["discharge"],
+        }
     spravato = service.code == "spravato"
     if (service.monitored or spravato) and (monitoring_started_at is None or monitoring_ended_at is None):
         raise InvalidInput(
@@ -158,7 +177,7 @@ def appointment_complete(
         if monitoring_started_at < appointment.checked_in_at - CLOCK_SKEW:
             raise RuleViolation("Monitoring cannot start before check-in.", field="monitoring_started_at")
     cleaned = clean_vitals(vitals, rems_form=spravato)
-    if spravato:
+    if spravato and record is None:  # a record has had its observation checked when written
         discharge = cleaned["discharge"].get("recorded_at")
         discharged = datetime.fromisoformat(discharge) if discharge else monitoring_ended_at
         if min(discharged, monitoring_ended_at) - monitoring_started_at < SPRAVATO_OBSERVATION:
