@@ -130,6 +130,15 @@ def attempt_succeeded(*, reservation: Reservation) -> None:
         )
 
 
+def attempt_released(*, reservation: Reservation) -> None:
+    """The password was right but the second factor is still to come: give back the reserved
+    attempt without forgetting earlier failures (so leaving the code out never resets the counters
+    that wrong codes built up)."""
+    SignInAttempts.objects.filter(
+        key__in=(reservation.pair, reservation.account, reservation.address)
+    ).update(attempts=Greatest(F("attempts") - 1, 0))
+
+
 def attempts_prune(*, now: datetime | None = None) -> int:
     deleted, _ = SignInAttempts.objects.filter(expires_at__lt=now or clock.now()).delete()
     return deleted
