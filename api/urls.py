@@ -15,6 +15,7 @@ from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
 from api.clinics.providers import ProviderViewSet
+from api.clinics.shift_patterns import ShiftPatternViewSet
 from api.clinics.shifts import ShiftViewSet
 from api.organizations import mfa as mfa_views
 from api.organizations.audit import AuditViewSet
@@ -53,6 +54,11 @@ router.register(
     r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shifts", ShiftViewSet, basename="provider-shift"
 )
 router.register("services", ServiceViewSet, basename="service")
+router.register(
+    r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shift-patterns",
+    ShiftPatternViewSet,
+    basename="provider-shift-pattern",
+)
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("patients", PatientViewSet, basename="patient")
