@@ -28,9 +28,9 @@ def url(provider, pattern=None):
     return f"{base}/{pattern.public_id}" if pattern else base
 
 
-def body(location, **overrides):
+def body(clinic, **overrides):
     return {
-        "location": location.public_id,
+        "location": clinic.public_id,
         "weekdays": [0, 2],
         "start_time": "08:00",
         "end_time": "16:00",

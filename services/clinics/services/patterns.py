@@ -202,6 +202,7 @@ def shift_pattern_create(
         location_id=pattern.location_id,
     )  # fmt: skip
     generated = shift_pattern_generate(pattern=pattern)
+    pattern.refresh_from_db(fields=["generated_through"])
     return pattern, generated
 
 
@@ -234,7 +235,9 @@ def shift_pattern_update(
     if "location" in data:
         wanted = set()  # every future shift moves clinic: remake them all
     _remove_future(pattern, keep=wanted)
-    return pattern, shift_pattern_generate(pattern=pattern)
+    generated = shift_pattern_generate(pattern=pattern)
+    pattern.refresh_from_db(fields=["generated_through"])
+    return pattern, generated
 
 
 @transaction.atomic
