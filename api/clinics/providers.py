@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.clinics.common import query_filters
+from api.schema import rejects
 from api.serializers import PublicIdField, StrictModelSerializer, StrictSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -68,7 +69,15 @@ class DeactivatedSerializer(serializers.Serializer):
     deactivated_at = serializers.DateTimeField()
 
 
-@extend_schema_view(list=extend_schema(parameters=[ProviderFilters]))
+@extend_schema_view(
+    list=extend_schema(parameters=[ProviderFilters]),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            **rejects({409: "future sessions are booked: POST .../deactivate says what to do"}),
+        }
+    ),
+)
 class ProviderViewSet(ConfigViewSet):
     """Providers work across the practice: every staff member sees them, managers keep them.
 
@@ -95,7 +104,19 @@ class ProviderViewSet(ConfigViewSet):
         # 409 (with the count) while future sessions are booked: POST .../deactivate says what to do.
         provider_leave(actor=self.request.user, provider=obj)
 
-    @extend_schema(request=DeactivateSerializer, responses={200: DeactivatedSerializer})
+    @extend_schema(
+        request=DeactivateSerializer,
+        responses={
+            200: DeactivatedSerializer,
+            **rejects(
+                {
+                    409: "future sessions are booked and the request says neither reassign_to nor cancel "
+                    "(`future_appointments` counts them), or the new provider was just booked",
+                    422: "reassign_to cannot take every session (`refused` lists them); nothing moved",
+                }
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def deactivate(self, request, id=None):
         """Deactivate a provider who leaves. Future booked sessions are refused (409 with

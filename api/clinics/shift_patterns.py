@@ -4,12 +4,19 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from api.clinics.shifts import PROVIDER_ID
+from api.schema import rejects
 from api.serializers import PublicIdField, StrictModelSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors
 from services.clinics.models import Location, ShiftPattern
 from services.clinics.services import patterns
 
+PATTERN_RULES = rejects(
+    {
+        422: "it overlaps itself or another of the provider's patterns, ends before it starts, or the "
+        "provider or clinic is inactive"
+    }
+)
 PATTERN_ID = OpenApiParameter(
     "pattern_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A shift pattern id"
 )
@@ -57,10 +64,15 @@ class ShiftPatternResultSerializer(ShiftPatternSerializer):
 
 @extend_schema_view(
     list=extend_schema(parameters=[PROVIDER_ID]),
-    create=extend_schema(parameters=[PROVIDER_ID], responses={201: ShiftPatternResultSerializer}),
+    create=extend_schema(
+        parameters=[PROVIDER_ID], responses={201: ShiftPatternResultSerializer, **PATTERN_RULES}
+    ),
     retrieve=extend_schema(parameters=[PROVIDER_ID, PATTERN_ID]),
+    update=extend_schema(
+        parameters=[PROVIDER_ID, PATTERN_ID], responses={200: ShiftPatternResultSerializer, **PATTERN_RULES}
+    ),
     partial_update=extend_schema(
-        parameters=[PROVIDER_ID, PATTERN_ID], responses={200: ShiftPatternResultSerializer}
+        parameters=[PROVIDER_ID, PATTERN_ID], responses={200: ShiftPatternResultSerializer, **PATTERN_RULES}
     ),
     destroy=extend_schema(parameters=[PROVIDER_ID, PATTERN_ID]),
 )

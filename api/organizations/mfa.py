@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from api.auth import forget_token_hashes
 from api.errors import problem, problem_response
 from api.organizations.auth import client_address
+from api.schema import rejects
 from api.serializers import StrictSerializer
 from services.organizations import mfa
 from services.organizations import staff as staff_services
@@ -78,7 +79,10 @@ class MfaEnrolmentView(MfaView):
     """Start enrolment: a new secret, shown once as an otpauth URI and a QR code (SVG). Scan it, then
     confirm with a code. 409 when two-factor sign-in is already on."""
 
-    @extend_schema(request=None, responses={201: EnrolmentSerializer})
+    @extend_schema(
+        request=None,
+        responses={201: EnrolmentSerializer, **rejects({409: "two-factor sign-in is already on"})},
+    )
     def post(self, request):
         enrolment = mfa.mfa_enrolment_start(user=request.user)
         data = {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri, "qr_svg": enrolment.qr_svg}
@@ -91,7 +95,13 @@ class MfaConfirmView(MfaView):
     """Confirm enrolment with a code from the app: two-factor sign-in is on, recovery codes are
     returned once, and the member's other sessions end."""
 
-    @extend_schema(request=CodeSerializer, responses={200: RecoveryCodesSerializer})
+    @extend_schema(
+        request=CodeSerializer,
+        responses={
+            200: RecoveryCodesSerializer,
+            **rejects({409: "already on", 422: "no enrolment started, or the code is wrong or used"}),
+        },
+    )
     def post(self, request):
         body = CodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -112,7 +122,13 @@ class MfaConfirmView(MfaView):
 class MfaRecoveryCodesView(MfaView):
     """New recovery codes after a current code; the old ones stop working."""
 
-    @extend_schema(request=CodeSerializer, responses={200: RecoveryCodesSerializer})
+    @extend_schema(
+        request=CodeSerializer,
+        responses={
+            200: RecoveryCodesSerializer,
+            **rejects({422: "not enrolled, or the code is wrong or used"}),
+        },
+    )
     def post(self, request):
         body = CodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -125,7 +141,13 @@ class MfaRecoveryCodesView(MfaView):
 class MfaDisableView(MfaView):
     """Turn two-factor sign-in off with a current code (422 where the practice requires it)."""
 
-    @extend_schema(request=CodeSerializer, responses={204: None})
+    @extend_schema(
+        request=CodeSerializer,
+        responses={
+            204: None,
+            **rejects({422: "not enrolled, the code is wrong, or the practice requires it"}),
+        },
+    )
     def post(self, request):
         body = CodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -194,7 +216,13 @@ class StaffPasswordResetConfirmView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=ResetConfirmSerializer, responses={204: None})
+    @extend_schema(
+        request=ResetConfirmSerializer,
+        responses={
+            204: None,
+            **rejects({400: "the link is invalid, used or expired, or the password is weak"}),
+        },
+    )
     def post(self, request):
         body = ResetConfirmSerializer(data=request.data)
         body.is_valid(raise_exception=True)

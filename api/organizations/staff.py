@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api.auth import forget_token_hashes
+from api.schema import rejects
 from api.serializers import PublicIdField, StrictSerializer
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
@@ -92,7 +93,10 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         )
         return self._answer(user, status.HTTP_201_CREATED)
 
-    @extend_schema(request=StaffUpdateSerializer, responses={200: StaffSerializer})
+    @extend_schema(
+        request=StaffUpdateSerializer,
+        responses={200: StaffSerializer, **rejects({422: "the practice's last org admin keeps the role"})},
+    )
     def partial_update(self, request, id=None):
         user = self.get_object()
         serializer = StaffUpdateSerializer(data=request.data, context=self.get_serializer_context())
@@ -107,7 +111,10 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         forget_token_hashes(refresh)  # the new roles apply here at once, elsewhere within 1 s
         return self._answer(user)
 
-    @extend_schema(request=None, responses={200: StaffSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: StaffSerializer, **rejects({422: "yourself, or the practice's last org admin"})},
+    )
     @action(detail=True, methods=["post"])
     def deactivate(self, request, id=None):
         user, revoked = staff_services.staff_deactivate(actor=request.user, user=self.get_object())
@@ -120,7 +127,13 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         user = staff_services.staff_reactivate(actor=request.user, user=self.get_object())
         return self._answer(user)
 
-    @extend_schema(request=None, responses={202: OpenApiResponse(description="The link is on its way.")})
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="The link is on its way."),
+            **rejects({422: "the staff member is deactivated"}),
+        },
+    )
     @action(detail=True, methods=["post"], url_path="password-reset")
     def password_reset(self, request, id=None):
         staff_services.staff_password_reset_send(actor=request.user, user=self.get_object())
