@@ -47,7 +47,7 @@ class ProviderFilters(serializers.Serializer):
     state = serializers.CharField(required=False, max_length=2, help_text="Licensed there today")
 
 
-class DeactivateSerializer(StrictSerializer):
+class ProviderDeactivateSerializer(StrictSerializer):
     reassign_to = PublicIdField(
         model=Provider, required=False, help_text="Another active provider to take every future session"
     )
@@ -60,7 +60,7 @@ class DeactivateSerializer(StrictSerializer):
     )
 
 
-class DeactivatedSerializer(serializers.Serializer):
+class ProviderDeactivatedSerializer(serializers.Serializer):
     provider = ProviderSerializer()
     reassigned = serializers.IntegerField()
     cancelled = serializers.IntegerField()
@@ -105,9 +105,9 @@ class ProviderViewSet(ConfigViewSet):
         provider_leave(actor=self.request.user, provider=obj)
 
     @extend_schema(
-        request=DeactivateSerializer,
+        request=ProviderDeactivateSerializer,
         responses={
-            200: DeactivatedSerializer,
+            200: ProviderDeactivatedSerializer,
             **rejects(
                 {
                     409: "future sessions are booked and the request says neither reassign_to nor cancel "
@@ -124,7 +124,7 @@ class ProviderViewSet(ConfigViewSet):
         of them (all or nothing; 422 lists those they cannot) or `cancel` is true (each cancelled by
         the clinic, the patient told). Future shifts and shift patterns are removed."""
         provider = self.get_object()
-        body = DeactivateSerializer(data=request.data, context=self.get_serializer_context())
+        body = ProviderDeactivateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = body.validated_data
         done = provider_leave(
@@ -135,4 +135,4 @@ class ProviderViewSet(ConfigViewSet):
             reason=data.get("reason", ""),
         )
         provider.refresh_from_db()
-        return Response(DeactivatedSerializer({"provider": provider, **done}).data)
+        return Response(ProviderDeactivatedSerializer({"provider": provider, **done}).data)

@@ -22,7 +22,7 @@ PATTERN_ID = OpenApiParameter(
 )
 
 
-class GeneratedSerializer(serializers.Serializer):
+class PatternGeneratedSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text="Shifts made by this request")
     skipped_closed = serializers.IntegerField(help_text="Pattern days on which the clinic is closed")
     skipped_taken = serializers.IntegerField(help_text="Pattern days the provider already has a shift then")
@@ -56,7 +56,7 @@ class ShiftPatternSerializer(StrictModelSerializer):
 
 
 class ShiftPatternResultSerializer(ShiftPatternSerializer):
-    generated = GeneratedSerializer(read_only=True)
+    generated = PatternGeneratedSerializer(read_only=True)
 
     class Meta(ShiftPatternSerializer.Meta):
         fields = [*ShiftPatternSerializer.Meta.fields, "generated"]
@@ -107,7 +107,7 @@ class ShiftPatternViewSet(ConfigViewSet):
 
     def _result(self, pattern, generated, code):
         data = ShiftPatternSerializer(pattern).data
-        data["generated"] = GeneratedSerializer(generated).data
+        data["generated"] = PatternGeneratedSerializer(generated).data
         return Response(data, status=code)
 
     def create(self, request, *args, **kwargs):

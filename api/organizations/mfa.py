@@ -19,7 +19,7 @@ from services.organizations.services import hash_token
 from services.portal.throttle import TooManyRequests
 
 
-class CodeSerializer(StrictSerializer):
+class MfaCodeSerializer(StrictSerializer):
     code = serializers.RegexField(r"^\s*\d{6}\s*$", help_text="The authenticator's current 6-digit code")
 
 
@@ -30,19 +30,19 @@ class MfaStatusSerializer(serializers.Serializer):
     required_by_practice = serializers.BooleanField()
 
 
-class EnrolmentSerializer(serializers.Serializer):
+class MfaEnrolmentSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="Base32 secret, shown this once")
     otpauth_uri = serializers.CharField(help_text="otpauth://totp/... for authenticator apps")
     qr_svg = serializers.CharField(help_text="The URI as a QR code, an SVG document")
 
 
-class RecoveryCodesSerializer(serializers.Serializer):
+class MfaRecoveryCodesSerializer(serializers.Serializer):
     recovery_codes = serializers.ListField(
         child=serializers.CharField(), help_text="Single-use codes, shown this once; store them offline"
     )
 
 
-class PolicySerializer(StrictSerializer):
+class MfaPolicySerializer(StrictSerializer):
     require_mfa = serializers.BooleanField(
         help_text="Staff without two-factor sign-in must enrol before any other use of the API"
     )
@@ -81,12 +81,12 @@ class MfaEnrolmentView(MfaView):
 
     @extend_schema(
         request=None,
-        responses={201: EnrolmentSerializer, **rejects({409: "two-factor sign-in is already on"})},
+        responses={201: MfaEnrolmentSerializer, **rejects({409: "two-factor sign-in is already on"})},
     )
     def post(self, request):
         enrolment = mfa.mfa_enrolment_start(user=request.user)
         data = {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri, "qr_svg": enrolment.qr_svg}
-        response = Response(EnrolmentSerializer(data).data, status=status.HTTP_201_CREATED)
+        response = Response(MfaEnrolmentSerializer(data).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
 
@@ -96,14 +96,14 @@ class MfaConfirmView(MfaView):
     returned once, and the member's other sessions end."""
 
     @extend_schema(
-        request=CodeSerializer,
+        request=MfaCodeSerializer,
         responses={
-            200: RecoveryCodesSerializer,
+            200: MfaRecoveryCodesSerializer,
             **rejects({409: "already on", 422: "no enrolment started, or the code is wrong or used"}),
         },
     )
     def post(self, request):
-        body = CodeSerializer(data=request.data)
+        body = MfaCodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         others = list(
             AccessToken.objects.filter(user=request.user, revoked_at__isnull=True)
@@ -114,7 +114,7 @@ class MfaConfirmView(MfaView):
             user=request.user, code=body.validated_data["code"], keep_token_hash=hash_token(request.auth)
         )
         forget_token_hashes(others + [hash_token(request.auth)])  # this token is no longer "pending"
-        response = Response(RecoveryCodesSerializer({"recovery_codes": codes}).data)
+        response = Response(MfaRecoveryCodesSerializer({"recovery_codes": codes}).data)
         response["Cache-Control"] = "no-store"
         return response
 
@@ -123,17 +123,17 @@ class MfaRecoveryCodesView(MfaView):
     """New recovery codes after a current code; the old ones stop working."""
 
     @extend_schema(
-        request=CodeSerializer,
+        request=MfaCodeSerializer,
         responses={
-            200: RecoveryCodesSerializer,
+            200: MfaRecoveryCodesSerializer,
             **rejects({422: "not enrolled, or the code is wrong or used"}),
         },
     )
     def post(self, request):
-        body = CodeSerializer(data=request.data)
+        body = MfaCodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         codes = mfa.mfa_recovery_codes_regenerate(user=request.user, code=body.validated_data["code"])
-        response = Response(RecoveryCodesSerializer({"recovery_codes": codes}).data)
+        response = Response(MfaRecoveryCodesSerializer({"recovery_codes": codes}).data)
         response["Cache-Control"] = "no-store"
         return response
 
@@ -142,14 +142,14 @@ class MfaDisableView(MfaView):
     """Turn two-factor sign-in off with a current code (422 where the practice requires it)."""
 
     @extend_schema(
-        request=CodeSerializer,
+        request=MfaCodeSerializer,
         responses={
             204: None,
             **rejects({422: "not enrolled, the code is wrong, or the practice requires it"}),
         },
     )
     def post(self, request):
-        body = CodeSerializer(data=request.data)
+        body = MfaCodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         mfa.mfa_disable(user=request.user, code=body.validated_data["code"])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -160,23 +160,23 @@ class MfaPolicyView(APIView):
 
     access = "security_policy"
 
-    @extend_schema(responses={200: PolicySerializer})
+    @extend_schema(responses={200: MfaPolicySerializer})
     def get(self, request):
         return Response({"require_mfa": request.user.organization.require_mfa})
 
-    @extend_schema(request=PolicySerializer, responses={200: PolicySerializer})
+    @extend_schema(request=MfaPolicySerializer, responses={200: MfaPolicySerializer})
     def put(self, request):
-        body = PolicySerializer(data=request.data)
+        body = MfaPolicySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         mfa.mfa_requirement_set(actor=request.user, require_mfa=body.validated_data["require_mfa"])
         return Response({"require_mfa": body.validated_data["require_mfa"]})
 
 
-class ResetRequestSerializer(StrictSerializer):
+class StaffResetRequestSerializer(StrictSerializer):
     email = serializers.EmailField()
 
 
-class ResetConfirmSerializer(StrictSerializer):
+class StaffResetConfirmSerializer(StrictSerializer):
     token = serializers.CharField(max_length=200)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=200)
 
@@ -188,14 +188,14 @@ class StaffPasswordResetView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=ResetRequestSerializer,
+        request=StaffResetRequestSerializer,
         responses={
             202: inline_serializer("StaffResetRequested", {"detail": serializers.CharField()}),
             429: OpenApiResponse(description="Too many requests from this address or for this email"),
         },
     )
     def post(self, request):
-        body = ResetRequestSerializer(data=request.data)
+        body = StaffResetRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             staff_services.staff_password_reset_request(
@@ -217,14 +217,14 @@ class StaffPasswordResetConfirmView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=ResetConfirmSerializer,
+        request=StaffResetConfirmSerializer,
         responses={
             204: None,
             **rejects({400: "the link is invalid, used or expired, or the password is weak"}),
         },
     )
     def post(self, request):
-        body = ResetConfirmSerializer(data=request.data)
+        body = StaffResetConfirmSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         staff_services.staff_password_reset_confirm(**body.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
