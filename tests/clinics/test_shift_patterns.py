@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 
 from services.clinics.models import Shift, ShiftPattern
 from services.clinics.services.patterns import shift_patterns_generate_all
@@ -224,3 +225,52 @@ def test_pattern_dates_are_local_dates(nurse, location):
     # 01:00-04:00 on the spring-forward Sunday spans the missing hour: 3 real hours become 2.
     [(day, start, end)] = occurrences(pattern, date(2031, 3, 9), date(2031, 3, 9))
     assert (end - start).total_seconds() == 2 * 3600
+
+
+def test_the_scheduler_job_extends_patterns(manager_client, nurse, location):
+    from workers import scheduler
+
+    manager_client.post(url(nurse), body(location), format="json")
+    later = datetime(2031, 3, 8, 20, tzinfo=UTC)
+    clock.set_clock(lambda: later)
+
+    fired = scheduler.tick(now=later, jobs=[job for job in scheduler.JOBS if job.name == "shifts.patterns"])
+
+    assert fired == {"shifts.patterns": 1}
+    assert Shift.objects.filter(provider=nurse).count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_generators_at_once_make_each_shift_once(nurse, location):
+    """Two real connections generate the same pattern at the same moment (two schedulers, or the
+    hourly job beside a manager's edit): the (pattern, start) constraint lets each shift in once."""
+    import threading
+
+    from django.db import connection
+
+    from services.clinics.services.patterns import shift_pattern_generate
+
+    pattern = ShiftPattern.objects.create(
+        organization=location.organization, provider=nurse, location=location, weekdays=[0, 1, 2, 3, 4],
+        start_time=datetime(2031, 1, 1, 8).time(), end_time=datetime(2031, 1, 1, 16).time(),
+        effective_from=date(2031, 3, 1),
+    )  # fmt: skip
+    barrier = threading.Barrier(2)
+    made: list[int] = []
+
+    def generate():
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                made.append(shift_pattern_generate(pattern=pattern).created)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=generate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sum(made) == 10
+    assert Shift.objects.filter(pattern=pattern).count() == 10

@@ -202,3 +202,40 @@ def test_enrolling_twice_is_a_conflict_and_bad_codes_are_400(nurse):
         == 400
     )
     assert client.post("/api/v1/auth/mfa/enrolment/confirm", {}, format="json").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_code_sent_twice_at_once_signs_in_once(nurse):
+    """Two real connections present the same fresh code at the same moment: the device row's lock
+    and `last_step` let exactly one of them in."""
+    import threading
+
+    from django.db import connection
+
+    from services.organizations import mfa, services
+
+    secret = mfa.mfa_enrolment_start(user=nurse).secret
+    totp = pyotp.TOTP(secret)
+    used: set = set()
+    mfa.mfa_enrolment_confirm(user=nurse, code=fresh_code(totp, used))
+    code = fresh_code(totp, used)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def attempt(address):
+        try:
+            barrier.wait()
+            services.token_issue(email=nurse.email, password=PASSWORD, address=address, otp=code)
+            outcomes.append("signed in")
+        except services.InvalidMfaCode:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(f"10.0.0.{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(outcomes) == ["refused", "signed in"]
