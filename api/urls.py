@@ -18,6 +18,7 @@ from api.clinics.providers import ProviderViewSet
 from api.clinics.shift_patterns import ShiftPatternViewSet
 from api.clinics.shifts import ShiftViewSet
 from api.organizations import mfa as mfa_views
+from api.organizations import pages as staff_pages
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
@@ -132,6 +133,7 @@ urlpatterns = [
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
+    re_path(r"^staff/password-reset/?$", staff_pages.password_reset_page, name="staff-password-reset-page"),
 ]
 
 handler400 = "api.errors.handler400"

@@ -241,3 +241,24 @@ def test_an_admin_sends_a_reset_link_and_only_the_newest_link_works(admin_client
     )
     assert (stale.status_code, fresh.status_code) == (400, 204)
     assert AuditEntry.objects.filter(action="auth.password_reset_sent", object_id=nurse.public_id).exists()
+
+
+def test_the_emailed_link_opens_a_page_that_sets_the_password(anon, nurse):
+    from django.test import Client
+
+    anon.post("/api/v1/auth/password-reset", {"email": nurse.email}, format="json")
+    body = (
+        Notification.objects.filter(to=nurse.email, template="staff.password_reset").latest("created_at").body
+    )
+    link = urlsplit(next(line for line in body.splitlines() if "token=" in line))
+    browser = Client()
+
+    page = browser.get(f"{link.path}?{link.query}")
+    assert page.status_code == 200 and b'name="password"' in page.content
+
+    token = parse_qs(link.query)["token"][0]
+    weak = browser.post(link.path, {"token": token, "password": "password"})
+    assert weak.status_code == 400 and b'id="error"' in weak.content
+    done = browser.post(link.path, {"token": token, "password": NEW_PASSWORD})
+    assert done.status_code == 200 and b'id="notice"' in done.content
+    assert sign_in(anon, nurse.email, NEW_PASSWORD).status_code == 200
