@@ -26,6 +26,9 @@ class PatternGeneratedSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text="Shifts made by this request")
     skipped_closed = serializers.IntegerField(help_text="Pattern days on which the clinic is closed")
     skipped_taken = serializers.IntegerField(help_text="Pattern days the provider already has a shift then")
+    skipped_unlicensed = serializers.IntegerField(
+        help_text="Pattern days after the provider's licence for the clinic's state expires"
+    )
 
 
 class ShiftPatternSerializer(StrictModelSerializer):

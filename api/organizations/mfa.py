@@ -14,7 +14,6 @@ from api.schema import rejects
 from api.serializers import StrictSerializer
 from services.organizations import mfa
 from services.organizations import staff as staff_services
-from services.organizations.models import AccessToken, MfaDevice, MfaRecoveryCode
 from services.organizations.services import hash_token
 from services.portal.throttle import TooManyRequests
 
@@ -58,21 +57,7 @@ class MfaStatusView(MfaView):
 
     @extend_schema(responses={200: MfaStatusSerializer})
     def get(self, request):
-        device = MfaDevice.objects.filter(user=request.user).first()
-        enabled = device is not None and device.confirmed_at is not None
-        left = (
-            MfaRecoveryCode.objects.filter(user=request.user, used_at__isnull=True).count() if enabled else 0
-        )
-        return Response(
-            MfaStatusSerializer(
-                {
-                    "enabled": enabled,
-                    "pending_confirmation": device is not None and not enabled,
-                    "recovery_codes_left": left,
-                    "required_by_practice": request.user.organization.require_mfa,
-                }
-            ).data
-        )
+        return Response(MfaStatusSerializer(mfa.mfa_status(user=request.user)).data)
 
 
 class MfaEnrolmentView(MfaView):
@@ -105,15 +90,11 @@ class MfaConfirmView(MfaView):
     def post(self, request):
         body = MfaCodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        others = list(
-            AccessToken.objects.filter(user=request.user, revoked_at__isnull=True)
-            .exclude(token_hash=hash_token(request.auth))
-            .values_list("token_hash", flat=True)
+        own = hash_token(request.auth)
+        codes, revoked = mfa.mfa_enrolment_confirm(
+            user=request.user, code=body.validated_data["code"], keep_token_hash=own
         )
-        codes = mfa.mfa_enrolment_confirm(
-            user=request.user, code=body.validated_data["code"], keep_token_hash=hash_token(request.auth)
-        )
-        forget_token_hashes(others + [hash_token(request.auth)])  # this token is no longer "pending"
+        forget_token_hashes([*revoked, own])  # and this token is no longer "pending" enrolment
         response = Response(MfaRecoveryCodesSerializer({"recovery_codes": codes}).data)
         response["Cache-Control"] = "no-store"
         return response

@@ -20,7 +20,7 @@ from django.db import transaction
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, RuleViolation
-from services.organizations.models import AccessToken, MfaDevice, MfaRecoveryCode, User
+from services.organizations.models import AccessToken, MfaDevice, MfaRecoveryCode, Organization, User
 from services.organizations.secretbox import seal, unseal
 
 RECOVERY_CODES = 10
@@ -46,6 +46,19 @@ def _new_recovery_code() -> str:
 
 def mfa_enrolled(*, user: User) -> bool:
     return MfaDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+
+
+def mfa_status(*, user: User) -> dict:
+    """What the member sees about their own two-factor sign-in (never the secret)."""
+    device = MfaDevice.objects.filter(user=user).first()
+    enabled = device is not None and device.confirmed_at is not None
+    left = MfaRecoveryCode.objects.filter(user=user, used_at__isnull=True).count() if enabled else 0
+    return {
+        "enabled": enabled,
+        "pending_confirmation": device is not None and not enabled,
+        "recovery_codes_left": left,
+        "required_by_practice": user.organization.require_mfa,
+    }
 
 
 def _audit(user: User, action: str, actor: User | None = None, **changes) -> None:
@@ -101,8 +114,11 @@ def _accept_code(device: MfaDevice, code: str) -> bool:
 
 
 @transaction.atomic
-def mfa_enrolment_confirm(*, user: User, code: str, keep_token_hash: str | None = None) -> list[str]:
-    """Turn two-factor sign-in on with a code from the app; returns the recovery codes (shown once).
+def mfa_enrolment_confirm(
+    *, user: User, code: str, keep_token_hash: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Turn two-factor sign-in on with a code from the app; returns the recovery codes (shown once)
+    and the hashes of the tokens revoked.
 
     The user's other sessions end: they were opened with the password alone.
     """
@@ -124,9 +140,10 @@ def mfa_enrolment_confirm(*, user: User, code: str, keep_token_hash: str | None 
     tokens = AccessToken.objects.filter(user=user, revoked_at__isnull=True)
     if keep_token_hash:
         tokens = tokens.exclude(token_hash=keep_token_hash)
+    revoked = list(tokens.values_list("token_hash", flat=True))
     tokens.update(revoked_at=clock.now())
     _audit(user, "auth.mfa_enrolled")
-    return codes
+    return codes, revoked
 
 
 def _recovery_codes_replace(user: User) -> list[str]:
@@ -215,7 +232,7 @@ def mfa_reset_by_admin(*, actor: User, user: User) -> list[str]:
 def mfa_requirement_set(*, actor: User, require_mfa: bool) -> None:
     """The practice's rule: with `require_mfa`, staff without two-factor sign-in must enrol before
     any other use of the API."""
-    organization = type(actor.organization).objects.select_for_update().get(pk=actor.organization_id)
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     before = organization.require_mfa
     if before == require_mfa:
         return

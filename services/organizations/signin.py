@@ -135,9 +135,11 @@ def attempt_released(*, reservation: Reservation) -> None:
     attempt without forgetting earlier failures (so leaving the code out never resets the counters
     that wrong codes built up). A delay the reservation itself started is lifted again."""
     with transaction.atomic():
-        rows = SignInAttempts.objects.select_for_update().filter(
-            key__in=(reservation.pair, reservation.account, reservation.address)
-        ).order_by("key")  # the order attempt_reserve locks in: no deadlock between the two
+        rows = (
+            SignInAttempts.objects.select_for_update()
+            .filter(key__in=(reservation.pair, reservation.account, reservation.address))
+            .order_by("key")
+        )  # the order attempt_reserve locks in: no deadlock between the two
         free = {
             reservation.pair: settings.LOGIN_FREE_FAILURES,
             reservation.account: settings.LOGIN_ACCOUNT_FREE_FAILURES,

@@ -18,6 +18,7 @@ from services.notifications.models import Channel
 from services.notifications.services import notification_send
 from services.organizations.models import AccessToken, PasswordResetToken, Role, StaffRole, User
 from services.organizations.services import _check_password_rules, ensure_not_last_admin, hash_token
+from services.portal.throttle import throttle_hit  # the Redis fixed-window counter the portal's resets use
 
 HOUR = 3600
 
@@ -165,8 +166,6 @@ def _reset_send(user: User) -> None:
 @transaction.atomic
 def staff_password_reset_request(*, email: str, address: str) -> None:
     """Email a reset link if an active staff account has this address; say nothing either way."""
-    from services.portal.throttle import throttle_hit  # the shared Redis fixed-window counter
-
     throttle_hit(bucket="staff-reset-addr", key=address, limit=10, window_seconds=HOUR)
     throttle_hit(bucket="staff-reset-email", key=email.strip().lower(), limit=3, window_seconds=HOUR)
     user = User.objects.filter(email__iexact=email.strip(), kind=User.KIND_STAFF, is_active=True).first()

@@ -52,7 +52,12 @@ def test_a_pattern_generates_its_shifts_at_local_time_across_the_dst_change(mana
 
     assert response.status_code == 201, response.content
     data = response.json()
-    assert data["generated"] == {"created": 4, "skipped_closed": 0, "skipped_taken": 0}
+    assert data["generated"] == {
+        "created": 4,
+        "skipped_closed": 0,
+        "skipped_taken": 0,
+        "skipped_unlicensed": 0,
+    }
     assert data["generated_through"] == "2031-03-15"
     # Mondays and Wednesdays at 08:00 local: UTC-8 before 9 March, UTC-7 after.
     assert local_starts(nurse) == [
@@ -94,7 +99,12 @@ def test_exceptions_and_closed_days_are_skipped(manager_client, nurse, location)
 
     assert response.status_code == 201, response.content
     # Saturdays (closed every week) and 5 March (a closure) are skipped; 10 March is an exception.
-    assert response.json()["generated"] == {"created": 2, "skipped_closed": 3, "skipped_taken": 0}
+    assert response.json()["generated"] == {
+        "created": 2,
+        "skipped_closed": 3,
+        "skipped_taken": 0,
+        "skipped_unlicensed": 0,
+    }
     assert [s[:10] for s in local_starts(nurse)] == ["2031-03-03", "2031-03-12"]
 
 
@@ -104,7 +114,12 @@ def test_a_day_with_a_one_off_shift_is_skipped_not_doubled(manager_client, nurse
         end=datetime(2031, 3, 3, 22, tzinfo=UTC),
     )  # fmt: skip
     response = manager_client.post(url(nurse), body(location), format="json")
-    assert response.json()["generated"] == {"created": 3, "skipped_closed": 0, "skipped_taken": 1}
+    assert response.json()["generated"] == {
+        "created": 3,
+        "skipped_closed": 0,
+        "skipped_taken": 1,
+        "skipped_unlicensed": 0,
+    }
 
 
 def test_an_overlapping_pattern_is_refused_and_nothing_is_made(manager_client, nurse, location):
@@ -274,3 +289,12 @@ def test_two_generators_at_once_make_each_shift_once(nurse, location):
 
     assert sum(made) == 10
     assert Shift.objects.filter(pattern=pattern).count() == 10
+
+
+def test_days_after_the_licence_expires_are_not_planned(manager_client, nurse, location):
+    nurse.licences = [{"state": "CA", "number": "RN-1", "expires": "2031-03-06"}]
+    nurse.save()
+    response = manager_client.post(url(nurse), body(location), format="json")
+    assert response.json()["generated"] == {
+        "created": 2, "skipped_closed": 0, "skipped_taken": 0, "skipped_unlicensed": 2,
+    }  # fmt: skip

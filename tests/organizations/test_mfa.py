@@ -217,7 +217,7 @@ def test_one_code_sent_twice_at_once_signs_in_once(nurse):
     secret = mfa.mfa_enrolment_start(user=nurse).secret
     totp = pyotp.TOTP(secret)
     used: set = set()
-    mfa.mfa_enrolment_confirm(user=nurse, code=fresh_code(totp, used))
+    mfa.mfa_enrolment_confirm(user=nurse, code=fresh_code(totp, used))  # (recovery codes, revoked)
     code = fresh_code(totp, used)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []

@@ -39,6 +39,7 @@ class Generated:
     created: int
     skipped_closed: int
     skipped_taken: int
+    skipped_unlicensed: int = 0  # days after the provider's licence for the clinic's state expires
 
 
 def weeks_ahead() -> int:
@@ -143,13 +144,16 @@ def shift_pattern_generate(*, pattern: ShiftPattern, through: date | None = None
     existing = set(
         Shift.objects.filter(pattern=pattern, start__gte=clock.now()).values_list("start", flat=True)
     )
-    created = closed = taken = 0
+    created = closed = taken = unlicensed = 0
     now = clock.now()
     for day, start, end in occurrences(pattern, today, through):
         if start < now or start in existing:
             continue
         if closed_reason(location, day):
             closed += 1
+            continue
+        if location.state not in pattern.provider.licensed_on(day):
+            unlicensed += 1
             continue
         shift = Shift(
             organization=pattern.organization, provider=pattern.provider, location=location,
@@ -165,7 +169,7 @@ def shift_pattern_generate(*, pattern: ShiftPattern, through: date | None = None
         event_record(name=SHIFT_CREATED, organization=pattern.organization, payload=_event_payload(shift))
         created += 1
     ShiftPattern.objects.filter(pk=pattern.pk).update(generated_through=through)
-    return Generated(created, closed, taken)
+    return Generated(created, closed, taken, unlicensed)
 
 
 def _remove_future(pattern: ShiftPattern, keep: set[datetime] | None = None) -> int:
