@@ -135,7 +135,7 @@ AUTH_CACHE_SECONDS = float(os.environ.get("AUTH_CACHE_SECONDS", "1.0"))
 MFA_ENCRYPTION_KEY = os.environ.get("MFA_ENCRYPTION_KEY", "")
 MFA_ISSUER = os.environ.get("MFA_ISSUER", "Chairside")  # the name authenticator apps show
 STAFF_RESET_TTL_MINUTES = env_int("STAFF_RESET_TTL_MINUTES", 60)
-SHIFT_PATTERN_WEEKS_AHEAD = env_int("SHIFT_PATTERN_WEEKS_AHEAD", 8)  # how far weekly shift patterns are generated
+SHIFT_PATTERN_WEEKS_AHEAD = env_int("SHIFT_PATTERN_WEEKS_AHEAD", 8)  # weekly shift patterns: weeks generated
 # Sign-in limits (services/organizations/signin.py, docs/security.md): delays, never a lock-out.
 LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 5)  # per address+account, then 1 s, 2 s, 4 s ...
 LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 900)
