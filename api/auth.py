@@ -41,6 +41,13 @@ def forget_token(raw_token: str) -> None:
         _entries.pop(hash_token(raw_token), None)
 
 
+def forget_token_hashes(hashes) -> None:
+    """Drop tokens by their stored hash (a deactivation or role change decided in this process)."""
+    with _lock:
+        for key in hashes:
+            _entries.pop(key, None)
+
+
 def _lookup(raw_token: str) -> _Entry | None:
     key = hash_token(raw_token)
     ttl = settings.AUTH_CACHE_SECONDS

@@ -8,6 +8,7 @@ A caller with none of the roles anywhere gets 403; an object outside the caller'
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import permissions
 
+from services.core.errors import Forbidden
 from services.organizations.access import access_roles
 from services.organizations.models import User
 from services.organizations.scope import Scope
@@ -45,6 +46,12 @@ class IsStaff(permissions.BasePermission):
             raise NotAuthenticated()
         if user.kind != User.KIND_STAFF:
             return False
+        if getattr(user, "mfa_pending", False) and not getattr(view, "open_before_mfa", False):
+            # The practice requires two-factor sign-in and this staff member has not enrolled.
+            raise Forbidden(
+                "Your practice requires two-factor sign-in: enrol at /api/v1/auth/mfa/enrolment first.",
+                code="mfa-enrolment-required",
+            )
         return scope_of(request).has_any_role(roles_for(view, request))
 
 

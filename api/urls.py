@@ -17,7 +17,10 @@ from api.clinics.catalogue import ServiceViewSet
 from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
 from api.clinics.providers import ProviderViewSet
+from api.clinics.shift_patterns import ShiftPatternViewSet
 from api.clinics.shifts import ShiftViewSet
+from api.organizations import mfa as mfa_views
+from api.organizations import pages as staff_pages
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
@@ -54,6 +57,11 @@ router.register(
     r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shifts", ShiftViewSet, basename="provider-shift"
 )
 router.register("services", ServiceViewSet, basename="service")
+router.register(
+    r"providers/(?P<provider_id>prv_[0-9a-z]{20})/shift-patterns",
+    ShiftPatternViewSet,
+    basename="provider-shift-pattern",
+)
 router.register("staff", StaffViewSet, basename="staff")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("patients", PatientViewSet, basename="patient")
@@ -95,6 +103,22 @@ router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, base
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
     re_path(r"^auth/revoke/?$", TokenRevokeView.as_view(), name="auth-revoke"),
+    re_path(r"^auth/mfa/?$", mfa_views.MfaStatusView.as_view(), name="auth-mfa"),
+    re_path(r"^auth/mfa/enrolment/?$", mfa_views.MfaEnrolmentView.as_view(), name="auth-mfa-enrolment"),
+    re_path(r"^auth/mfa/enrolment/confirm/?$", mfa_views.MfaConfirmView.as_view(), name="auth-mfa-confirm"),
+    re_path(
+        r"^auth/mfa/recovery-codes/?$", mfa_views.MfaRecoveryCodesView.as_view(), name="auth-mfa-recovery"
+    ),
+    re_path(r"^auth/mfa/disable/?$", mfa_views.MfaDisableView.as_view(), name="auth-mfa-disable"),
+    re_path(r"^auth/mfa/policy/?$", mfa_views.MfaPolicyView.as_view(), name="auth-mfa-policy"),
+    re_path(
+        r"^auth/password-reset/?$", mfa_views.StaffPasswordResetView.as_view(), name="auth-password-reset"
+    ),
+    re_path(
+        r"^auth/password-reset/confirm/?$",
+        mfa_views.StaffPasswordResetConfirmView.as_view(),
+        name="auth-password-reset-confirm",
+    ),
     path("portal/", include("api.portal.urls")),
     re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
     re_path(sched_cal.FEED_ROUTE, sched_cal.CalendarFeedView.as_view(), name="provider-calendar-feed"),
@@ -113,6 +137,7 @@ urlpatterns = [
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
+    re_path(r"^staff/password-reset/?$", staff_pages.password_reset_page, name="staff-password-reset-page"),
 ]
 
 handler400 = "api.errors.handler400"

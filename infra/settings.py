@@ -131,6 +131,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ACCESS_TOKEN_TTL = timedelta(seconds=env_int("ACCESS_TOKEN_TTL_SECONDS", 8 * 3600))
 # How long a process may reuse a token's user and roles (api/auth.py); revocation waits at most this.
 AUTH_CACHE_SECONDS = float(os.environ.get("AUTH_CACHE_SECONDS", "1.0"))
+# Encrypts staff TOTP seeds at rest (services/organizations/secretbox.py); derived from SECRET_KEY if unset.
+MFA_ENCRYPTION_KEY = os.environ.get("MFA_ENCRYPTION_KEY", "")
+MFA_ISSUER = os.environ.get("MFA_ISSUER", "Chairside")  # the name authenticator apps show
+STAFF_RESET_TTL_MINUTES = env_int("STAFF_RESET_TTL_MINUTES", 60)
+SHIFT_PATTERN_WEEKS_AHEAD = env_int("SHIFT_PATTERN_WEEKS_AHEAD", 8)  # weekly shift patterns: weeks generated
 # Sign-in limits (services/organizations/signin.py, docs/security.md): delays, never a lock-out.
 LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 5)  # per address+account, then 1 s, 2 s, 4 s ...
 LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 900)

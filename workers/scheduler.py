@@ -35,6 +35,7 @@ from django.db import close_old_connections, connection, transaction  # noqa: E4
 
 from services.clinics.event_names import CLINIC_MORNING  # noqa: E402
 from services.clinics.models import Location  # noqa: E402
+from services.clinics.services.patterns import shift_patterns_generate_all  # noqa: E402
 from services.core import clock  # noqa: E402
 from services.core.metrics import counter_incr  # noqa: E402
 from services.core.models import SchedulerMark  # noqa: E402
@@ -149,6 +150,7 @@ JOBS: list[Every | DailyPerClinic] = [
     # Stripe calls run in a worker (send), never in the scheduler's tick.
     Every("billing.sweep", 120, billing_sweep.send),  # lost webhook messages, payments a crash left pending
     Every("billing.reconcile", 86_400, billing_reconcile_all.send),
+    Every("shifts.patterns", 3600, shift_patterns_generate_all),  # weekly patterns extended to the horizon
 ]
 
 

@@ -1,11 +1,15 @@
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from api.clinics.common import query_filters
-from api.serializers import StrictModelSerializer
+from api.schema import rejects
+from api.serializers import PublicIdField, StrictModelSerializer, StrictSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
 from services.clinics.models import Provider, ProviderRole
+from services.scheduling.services.provider_leave import provider_leave
 
 
 class LicenceSerializer(serializers.Serializer):
@@ -52,11 +56,42 @@ class ProviderFilters(serializers.Serializer):
     state = serializers.CharField(required=False, max_length=2, help_text="Licensed there today")
 
 
-@extend_schema_view(list=extend_schema(parameters=[ProviderFilters]))
+class ProviderDeactivateSerializer(StrictSerializer):
+    reassign_to = PublicIdField(
+        model=Provider, required=False, help_text="Another active provider to take every future session"
+    )
+    cancel = serializers.BooleanField(required=False, default=False, help_text="Cancel every future session")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Told to patients whose sessions are cancelled",
+    )
+
+
+class ProviderDeactivatedSerializer(serializers.Serializer):
+    provider = ProviderSerializer()
+    reassigned = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    shifts_removed = serializers.IntegerField()
+    patterns_removed = serializers.IntegerField()
+    deactivated_at = serializers.DateTimeField()
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[ProviderFilters]),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            **rejects({409: "future sessions are booked: POST .../deactivate says what to do"}),
+        }
+    ),
+)
 class ProviderViewSet(ConfigViewSet):
     """Providers work across the practice: every staff member sees them, managers keep them.
 
-    DELETE deactivates: shifts and appointments keep referring to the provider.
+    DELETE deactivates (past shifts and appointments keep referring to the provider); with future
+    booked sessions it is a 409 until `POST .../deactivate` says to reassign or cancel them.
     """
 
     queryset = Provider.objects.all()
@@ -75,4 +110,38 @@ class ProviderViewSet(ConfigViewSet):
         return services.provider_update(actor=self.request.user, provider=obj, data=data)
 
     def perform_service_delete(self, obj):
-        services.provider_deactivate(actor=self.request.user, provider=obj)
+        # 409 (with the count) while future sessions are booked: POST .../deactivate says what to do.
+        provider_leave(actor=self.request.user, provider=obj)
+
+    @extend_schema(
+        request=ProviderDeactivateSerializer,
+        responses={
+            200: ProviderDeactivatedSerializer,
+            **rejects(
+                {
+                    409: "future sessions are booked and the request says neither reassign_to nor cancel "
+                    "(`future_appointments` counts them), or the new provider was just booked",
+                    422: "reassign_to cannot take every session (`refused` lists them); nothing moved",
+                }
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, id=None):
+        """Deactivate a provider who leaves. Future booked sessions are refused (409 with
+        `future_appointments`) unless `reassign_to` names one active provider who can take every one
+        of them (all or nothing; 422 lists those they cannot) or `cancel` is true (each cancelled by
+        the clinic, the patient told). Future shifts and shift patterns are removed."""
+        provider = self.get_object()
+        body = ProviderDeactivateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        done = provider_leave(
+            actor=request.user,
+            provider=provider,
+            reassign_to=data.get("reassign_to"),
+            cancel=data.get("cancel", False),
+            reason=data.get("reason", ""),
+        )
+        provider.refresh_from_db()
+        return Response(ProviderDeactivatedSerializer({"provider": provider, **done}).data)

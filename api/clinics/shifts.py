@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from api.clinics.common import AwareDateTimeField, query_filters
 from api.pagination import CreatedCursorPagination
+from api.schema import rejects
 from api.serializers import PublicIdField, StrictModelSerializer
 from api.viewsets import ConfigViewSet
 from services.clinics import selectors, services
@@ -46,15 +47,23 @@ class ShiftPagination(CreatedCursorPagination):
 PROVIDER_ID = OpenApiParameter(
     "provider_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A provider id"
 )
+SHIFT_RULES = rejects(
+    {
+        409: "the provider is already on an overlapping shift",
+        422: "in the past, on a day the clinic is closed, or the provider is deactivated",
+    }
+)
 SHIFT_ID = OpenApiParameter("shift_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A shift id")
 
 
 @extend_schema_view(
     list=extend_schema(parameters=[PROVIDER_ID, ShiftFilters]),
-    create=extend_schema(parameters=[PROVIDER_ID]),
+    create=extend_schema(parameters=[PROVIDER_ID], responses={201: ShiftSerializer, **SHIFT_RULES}),
     retrieve=extend_schema(parameters=[PROVIDER_ID, SHIFT_ID]),
-    update=extend_schema(parameters=[PROVIDER_ID, SHIFT_ID]),
-    partial_update=extend_schema(parameters=[PROVIDER_ID, SHIFT_ID]),
+    update=extend_schema(parameters=[PROVIDER_ID, SHIFT_ID], responses={200: ShiftSerializer, **SHIFT_RULES}),
+    partial_update=extend_schema(
+        parameters=[PROVIDER_ID, SHIFT_ID], responses={200: ShiftSerializer, **SHIFT_RULES}
+    ),
     destroy=extend_schema(parameters=[PROVIDER_ID, SHIFT_ID]),
 )
 class ShiftViewSet(ConfigViewSet):

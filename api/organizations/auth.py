@@ -18,6 +18,18 @@ class TokenRequestSerializer(StrictSerializer):
     password = serializers.CharField(trim_whitespace=False)
 
 
+@extend_schema_serializer(component_name="StaffCredentials")
+class StaffTokenRequestSerializer(TokenRequestSerializer):
+    otp = serializers.RegexField(
+        r"^\s*\d{6}\s*$",
+        required=False,
+        help_text="The authenticator's current 6-digit code; required once two-factor sign-in is on",
+    )
+    recovery_code = serializers.CharField(
+        required=False, max_length=32, help_text="A single-use recovery code, instead of `otp`"
+    )
+
+
 TokenResponse = inline_serializer(
     "TokenResponse",
     {
@@ -35,14 +47,18 @@ def client_address(request) -> str:
 
 
 def issue_token_response(request, kind: str) -> Response:
-    serializer = TokenRequestSerializer(data=request.data)
+    staff = kind == User.KIND_STAFF
+    serializer = (StaffTokenRequestSerializer if staff else TokenRequestSerializer)(data=request.data)
     serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
     try:
         issued = services.token_issue(
-            email=serializer.validated_data["email"],
-            password=serializer.validated_data["password"],
+            email=data["email"],
+            password=data["password"],
             address=client_address(request),
             kind=kind,
+            otp=data.get("otp"),
+            recovery_code=data.get("recovery_code"),
         )
     except services.TooManyAttempts as exc:
         return problem_response(
@@ -51,6 +67,14 @@ def issue_token_response(request, kind: str) -> Response:
         )
     except services.InvalidCredentials:
         return problem_response(problem(401, "Email or password is incorrect."))
+    except services.MfaRequired:
+        return problem_response(
+            problem(401, "Enter the code from your authenticator app (field `otp`).", slug="mfa-required")
+        )
+    except services.InvalidMfaCode:
+        return problem_response(
+            problem(401, "That code is wrong, expired or already used.", slug="mfa-invalid")
+        )
     return Response(
         {"access_token": issued.access_token, "token_type": "Bearer", "expires_at": issued.expires_at},
         status=status.HTTP_200_OK,
@@ -58,16 +82,20 @@ def issue_token_response(request, kind: str) -> Response:
 
 
 class TokenView(APIView):
-    """Staff sign-in: exchange email and password for a bearer token (sign out: POST /auth/revoke)."""
+    """Staff sign-in: exchange email and password (and, with two-factor sign-in on, the `otp` code
+    or a `recovery_code`) for a bearer token (sign out: POST /auth/revoke)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=TokenRequestSerializer,
+        request=StaffTokenRequestSerializer,
         responses={
             200: TokenResponse,
-            401: OpenApiResponse(description="Email or password is incorrect."),
+            401: OpenApiResponse(
+                description="Email or password is incorrect; or (type `.../mfa-required`) two-factor sign-in "
+                "is on and `otp` is missing; or (type `.../mfa-invalid`) the code is wrong or already used."
+            ),
             429: OpenApiResponse(
                 description="Too many attempts from this address for this account (the wait doubles), "
                 "for this account, or from this address; see Retry-After."

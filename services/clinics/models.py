@@ -136,6 +136,10 @@ class Shift(PublicIdModel):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="shifts")
     start = models.DateTimeField()
     end = models.DateTimeField()
+    # The weekly pattern that generated this shift, if any: generation skips what it already made.
+    pattern = models.ForeignKey(
+        "ShiftPattern", null=True, blank=True, on_delete=models.SET_NULL, related_name="shifts"
+    )
 
     class Meta:
         # (provider, start) serves a provider's schedule by date; the exclusion index cannot.
@@ -144,12 +148,50 @@ class Shift(PublicIdModel):
             models.CheckConstraint(
                 condition=models.Q(end__gt=models.F("start")), name="shift_end_after_start"
             ),
+            models.UniqueConstraint(
+                fields=["pattern", "start"],
+                condition=models.Q(pattern__isnull=False),
+                name="shift_once_per_pattern_start",
+            ),
             ExclusionConstraint(
                 name="shift_no_provider_overlap",
                 expressions=[
                     (IdRange("provider_id"), RangeOperators.EQUAL),
                     (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
                 ],
+            ),
+        ]
+
+
+class ShiftPattern(PublicIdModel):
+    """A provider's weekly shift at one clinic: on `weekdays`, from `start_time` to `end_time` in the
+    clinic's own wall-clock time, between `effective_from` and `effective_until` (inclusive; open
+    ended when null), except on the `exceptions` dates. Shifts are generated from it some weeks
+    ahead (services/clinics/services/patterns.py)."""
+
+    PUBLIC_ID_PREFIX = "spt"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="shift_patterns")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="shift_patterns")
+    weekdays = ArrayField(models.PositiveSmallIntegerField())  # Monday 0 ... Sunday 6
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    effective_from = models.DateField()
+    effective_until = models.DateField(null=True, blank=True)
+    exceptions = ArrayField(models.DateField(), default=list, blank=True)
+    generated_through = models.DateField(null=True, blank=True)  # the last local date generated
+
+    class Meta:
+        indexes = [models.Index(fields=["provider", "effective_from"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_time__gt=models.F("start_time")), name="shift_pattern_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(effective_until__isnull=True)
+                | models.Q(effective_until__gte=models.F("effective_from")),
+                name="shift_pattern_until_after_from",
             ),
         ]
 

@@ -39,8 +39,11 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "chairs": _rule(ALL_STAFF, MANAGERS),
     "providers": _rule(ALL_STAFF, MANAGERS),
     "shifts": _rule(ALL_STAFF, MANAGERS),
+    "shift_patterns": _rule(ALL_STAFF, MANAGERS),
     "services": _rule(ALL_STAFF, ORG_ADMIN, price_set=MANAGERS, price_clear=MANAGERS),
-    "staff": _rule(ORG_ADMIN, ORG_ADMIN),
+    "staff": _rule(ORG_ADMIN, ORG_ADMIN),  # edit, deactivate, reset a password or an authenticator
+    "mfa": _rule(ALL_STAFF, ALL_STAFF),  # one's own two-factor sign-in
+    "security_policy": _rule(ORG_ADMIN, ORG_ADMIN),  # the practice's require_mfa
     "audit": _rule(ORG_ADMIN, ORG_ADMIN),
     # patients and the portal accounts staff link to them
     "patients": _rule(ALL_STAFF, CLINICAL, screening=CLINICAL, screening_history=CLINICAL),

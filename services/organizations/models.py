@@ -12,6 +12,8 @@ class Organization(PublicIdModel):
     legal_name = models.CharField(max_length=200, blank=True, default="")
     npi = models.CharField(max_length=10, blank=True, default="")  # group NPI, printed on superbills
     currency = models.CharField(max_length=3, default="usd")
+    # Staff without two-factor sign-in must enrol before they may use the API (docs/security.md).
+    require_mfa = models.BooleanField(default=False)
 
 
 class UserManager(BaseUserManager):
@@ -104,3 +106,45 @@ class SignInAttempts(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempts} sign-in attempt(s) under {self.key[:8]}…"
+
+
+class MfaDevice(models.Model):
+    """A staff member's TOTP authenticator. The secret is stored encrypted (services.organizations.
+    secretbox) and shown once, at enrolment; `last_step` is the newest 30-second step a code was
+    accepted for, so the same code (or an older one) is never accepted twice."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="mfa_device")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True)
+    last_step = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"authenticator of user {self.user_id}"  # never the secret
+
+
+class MfaRecoveryCode(models.Model):
+    """A single-use recovery code for a lost authenticator; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="mfa_recovery_code_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of user {self.user_id}"
+
+
+class PasswordResetToken(models.Model):
+    """A single-use, expiring staff password-reset link. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"password reset token {self.pk} of user {self.user_id}"

@@ -10,12 +10,13 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import InvalidInput, RuleViolation
-from services.organizations import signin
-from services.organizations.models import AccessToken, Organization, Role, StaffRole, User
+from services.organizations import mfa, signin
+from services.organizations.models import AccessToken, MfaDevice, Organization, Role, StaffRole, User
 from services.organizations.signin import TooManyAttempts  # noqa: F401 - token_issue raises it; callers catch it here
 
 logger = logging.getLogger("chairside.auth")
@@ -23,6 +24,14 @@ logger = logging.getLogger("chairside.auth")
 
 class InvalidCredentials(Exception):
     pass
+
+
+class MfaRequired(Exception):
+    """The password was right; this account also needs a code from its authenticator."""
+
+
+class InvalidMfaCode(Exception):
+    """The password was right but the code (or recovery code) was not; counted as a failure."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +99,21 @@ def staff_create(
     return user
 
 
-def token_issue(*, email: str, password: str, address: str, kind: str = User.KIND_STAFF) -> IssuedToken:
+def token_issue(
+    *,
+    email: str,
+    password: str,
+    address: str,
+    kind: str = User.KIND_STAFF,
+    otp: str | None = None,
+    recovery_code: str | None = None,
+) -> IssuedToken:
     """Exchange credentials for a bearer token. The attempt is counted before the password is
-    checked (services.organizations.signin); too many raise TooManyAttempts with the wait."""
+    checked (services.organizations.signin); too many raise TooManyAttempts with the wait.
+
+    A staff member with two-factor sign-in also sends `otp` (or a `recovery_code`): without one the
+    attempt is given back and MfaRequired raised; a wrong one counts as a failed attempt.
+    """
     reservation = signin.attempt_reserve(email=email, address=address)
     user = User.objects.filter(email__iexact=email.strip(), kind=kind, is_active=True).first()
     if user is None:
@@ -100,24 +121,36 @@ def token_issue(*, email: str, password: str, address: str, kind: str = User.KIN
     if user is None or not user.check_password(password):
         _sign_in_failed(user=user, address=address, attempt=reservation.attempt)
         raise InvalidCredentials()
+    if kind == User.KIND_STAFF and mfa.mfa_enrolled(user=user):
+        if not otp and not recovery_code:
+            signin.attempt_released(reservation=reservation)
+            raise MfaRequired()
+        if mfa.mfa_verify(user=user, code=otp, recovery_code=recovery_code) is None:
+            _sign_in_failed(user=user, address=address, attempt=reservation.attempt, factor="mfa")
+            raise InvalidMfaCode()
     signin.attempt_succeeded(reservation=reservation)
     return token_create(user=user)
 
 
-def _sign_in_failed(*, user: User | None, address: str, attempt: int) -> None:
+def _sign_in_failed(*, user: User | None, address: str, attempt: int, factor: str = "password") -> None:
     """One audit row per wrong password on a real account, one log line per failure; never the
     email or the password. Unknown emails have no practice to audit under: the log line only."""
     if user is not None:
         audit_record(
             organization=user.organization,
             actor=None,
-            action="auth.sign_in_failed",
+            action="auth.sign_in_failed" if factor == "password" else "auth.mfa_failed",
             obj=user,
             changes={"address": address, "attempt": attempt},
         )
     logger.warning(
         "sign-in failed",
-        extra={"user": user.public_id if user else None, "address": address, "attempt": attempt},
+        extra={
+            "user": user.public_id if user else None,
+            "address": address,
+            "attempt": attempt,
+            "factor": factor,
+        },
     )
 
 
@@ -137,15 +170,24 @@ def token_revoke(*, raw_token: str) -> None:
 
 
 def token_lookup(*, raw_token: str) -> tuple[User, datetime] | None:
-    """The active user behind a valid, unexpired, unrevoked token, and when the token expires."""
+    """The active user behind a valid, unexpired, unrevoked token, and when the token expires.
+
+    `user.mfa_pending` is True for staff of a practice that requires two-factor sign-in who have
+    not enrolled yet: the API lets them do nothing but enrol (api/permissions.py).
+    """
     token = (
         AccessToken.objects.select_related("user__organization")
+        .annotate(
+            mfa_on=Exists(MfaDevice.objects.filter(user_id=OuterRef("user_id"), confirmed_at__isnull=False))
+        )
         .filter(token_hash=hash_token(raw_token), revoked_at__isnull=True, expires_at__gt=clock.now())
         .first()
     )
     if token is None or not token.user.is_active:
         return None
-    return token.user, token.expires_at
+    user = token.user
+    user.mfa_pending = user.kind == User.KIND_STAFF and user.organization.require_mfa and not token.mfa_on
+    return user, token.expires_at
 
 
 def token_user(*, raw_token: str) -> User | None:

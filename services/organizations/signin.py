@@ -130,6 +130,27 @@ def attempt_succeeded(*, reservation: Reservation) -> None:
         )
 
 
+def attempt_released(*, reservation: Reservation) -> None:
+    """The password was right but the second factor is still to come: give back the reserved
+    attempt without forgetting earlier failures (so leaving the code out never resets the counters
+    that wrong codes built up). A delay the reservation itself started is lifted again."""
+    with transaction.atomic():
+        rows = (
+            SignInAttempts.objects.select_for_update()
+            .filter(key__in=(reservation.pair, reservation.account, reservation.address))
+            .order_by("key")
+        )  # the order attempt_reserve locks in: no deadlock between the two
+        free = {
+            reservation.pair: settings.LOGIN_FREE_FAILURES,
+            reservation.account: settings.LOGIN_ACCOUNT_FREE_FAILURES,
+        }
+        for row in rows:
+            row.attempts = max(row.attempts - 1, 0)
+            if row.key in free and row.attempts < free[row.key]:
+                row.next_at = None
+            row.save(update_fields=["attempts", "next_at"])
+
+
 def attempts_prune(*, now: datetime | None = None) -> int:
     deleted, _ = SignInAttempts.objects.filter(expires_at__lt=now or clock.now()).delete()
     return deleted

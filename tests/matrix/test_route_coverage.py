@@ -19,6 +19,8 @@ IGNORED_METHODS = {"head", "options"}  # answered by DRF itself for every route
 PUBLIC = {
     "auth-token": "signs in: tests/organizations/test_auth.py",
     "auth-revoke": "revokes the presented token: tests/organizations/test_auth.py",
+    "auth-password-reset": "answers alike for any address: tests/organizations/test_staff_management.py",
+    "auth-password-reset-confirm": "the emailed token is the credential: tests/organizations",
     "stripe-webhook": "Stripe-Signature instead of a user: tests/billing/test_webhooks.py",
     "calendar-ics": "the unguessable feed secret is the credential: tests/scheduling",
     "portal-register": "anyone may register: tests/portal/test_accounts.py",

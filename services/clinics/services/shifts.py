@@ -1,6 +1,6 @@
 """Provider shifts: who works at which clinic when. PostgreSQL refuses overlapping shifts."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,7 @@ from services.clinics import validation as v
 from services.clinics.event_names import SHIFT_CREATED, SHIFT_DELETED, SHIFT_UPDATED
 from services.clinics.models import Location, Provider, Shift
 from services.clinics.services.common import check_same_practice, save_audited
+from services.core import clock
 from services.core.audit import audit_record, snapshot
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.outbox import event_record
@@ -17,14 +18,46 @@ from services.core.outbox import event_record
 SHIFT_FIELDS = ["provider", "location", "start", "end"]
 
 
-def _check_shift(*, actor, provider: Provider, location: Location, start: datetime, end: datetime) -> None:
-    """A shift runs forwards, at an open clinic, in a state where the provider is licensed.
+def closed_reason(location: Location, day: date) -> str | None:
+    """Why `location` is closed on its local `day` (a closure, or no opening hours that weekday),
+    or None when it opens. A clinic with no opening hours set has no closed weekdays."""
+    closure = next((c for c in location.closures or [] if c.get("date") == day.isoformat()), None)
+    if closure is not None:
+        reason = closure.get("reason")
+        return f"{location.name} is closed on {day.isoformat()}" + (f" ({reason})" if reason else "")
+    hours = location.opening_hours or []
+    if hours and not any(h.get("weekday") == day.weekday() for h in hours):
+        return f"{location.name} does not open on {day.strftime('%A')}s ({day.isoformat()})"
+    return None
+
+
+def _check_when(location: Location, start: datetime, end: datetime) -> None:
+    """Shifts are plans: none in the past, none on a day the clinic is closed."""
+    if start < clock.now():
+        raise RuleViolation("That shift would start in the past.", field="start", code="in-the-past")
+    zone = ZoneInfo(location.timezone)
+    first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
+    day = first
+    while day <= last:
+        why = closed_reason(location, day)
+        if why:
+            raise RuleViolation(why + ".", field="start", code="clinic-closed")
+        day += timedelta(days=1)
+
+
+def _check_shift(
+    *, actor, provider: Provider, location: Location, start: datetime, end: datetime, check_when: bool = True
+) -> None:
+    """A shift runs forwards, in the future, on a day the clinic opens, in a state where the
+    provider is licensed.
 
     The licence must still be valid on the shift's last local day at the clinic (licences carry
     an expiry date, not a start date, so the last day is the one that can fail).
     """
     check_same_practice(actor, location, "location")
     v.check_interval(start, end, field="end")
+    if check_when:
+        _check_when(location, start, end)
     if not provider.active:
         raise RuleViolation("This provider is deactivated; reactivate them before planning shifts.")
     if not location.active:
@@ -86,7 +119,11 @@ def shift_update(*, actor, shift: Shift, data: dict[str, Any]) -> Shift:
     previous = _event_payload(shift)
     data = {k: data[k] for k in ("location", "start", "end") if k in data}
     target = {"location": shift.location, "start": shift.start, "end": shift.end, **data}
-    _check_shift(actor=actor, provider=shift.provider, **target)
+    # A shift under way may still be shortened or extended; moving one into the past may not.
+    moved = any(target[k] != getattr(shift, k) for k in ("location", "start"))
+    if not moved and target["end"] <= clock.now():
+        raise RuleViolation("That shift would end in the past.", field="end", code="in-the-past")
+    _check_shift(actor=actor, provider=shift.provider, check_when=moved, **target)
     changes = _save_audited(
         shift, data, actor=actor, action="shift.update", location_id=previous["location_id"]
     )
