@@ -45,6 +45,9 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     # patients and the portal accounts staff link to them
     "patients": _rule(ALL_STAFF, CLINICAL, screening=CLINICAL, screening_history=CLINICAL),
     "portal_accounts": _rule(CLINICAL, CLINICAL),
+    "portal_registration_links": _rule(
+        CLINICAL, CLINICAL
+    ),  # read only: whoever meets patients hands them out
     # scheduling
     "availability": _rule(CLINICAL, CLINICAL),
     # The front desk checks patients in (ride home, screening still clear); recording the session
