@@ -23,12 +23,14 @@ class Booked(Setting):
     """Robin's maintenance session, booked from the portal four days ahead (Fri 08:00 Los Angeles);
     the clinic asks 24 hours' notice and charges $75.00 for a late cancellation."""
 
-    def __init__(self, org):
+    def __init__(self, org, *, at: datetime | None = None, start: datetime | None = None):
         super().__init__(org)
         location = self.clinic.location
         location.cancellation_notice_hours, location.cancellation_fee_amount = 24, FEE
         location.save(update_fields=["cancellation_notice_hours", "cancellation_fee_amount"])
-        start = datetime.fromisoformat(self.availability().json()["results"][0]["start"])
+        if at is not None:
+            self.travel(at)
+        start = start or datetime.fromisoformat(self.availability().json()["results"][0]["start"])
         response = self.book(start)
         assert response.status_code == 201, response.content
         self.appointment = Appointment.objects.get(public_id=response.json()["id"])
