@@ -16,7 +16,7 @@ from tests.recalls.test_self_booking import Setting
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_see_move_and_cancel_a_booked_session(browser, live_server):
+def test_see_move_and_cancel_a_booked_session(browser, live_server, settings):
     setting = Setting(OrganizationFactory())
     location = setting.clinic.location
     location.cancellation_notice_hours, location.cancellation_fee_amount = 24, 7500
@@ -31,6 +31,7 @@ def test_see_move_and_cancel_a_booked_session(browser, live_server):
 
     policy = browser.find_element("id", "free-until").text
     assert "free of charge until Thu Jan 10, 2030, 8:00 AM PST" in policy and "$75.00" in policy
+    browser.save_screenshot(str(settings.BASE_DIR / ".data" / "portal-change-e2e.png"))
     slots = browser.find_elements("css selector", "input.move-slot")
     assert slots, browser.page_source
     chosen = slots[4].get_attribute("value")
