@@ -265,6 +265,7 @@ def portal_password_reset_confirm(*, token: str, password: str) -> User:
     PortalAccount.objects.filter(user=user, email_verified_at__isnull=True).update(
         email_verified_at=clock.now()
     )
+    portal_record_link_on_file(user=user)
     return user
 
 

@@ -154,3 +154,16 @@ def test_without_a_link_the_only_practice_offers_its_clinics(anon, location):
     OrganizationFactory()  # a second practice: no list of everyone's clinics
     page = anon.get("/portal/register").content.decode()
     assert 'id="need-link"' in page and location.name not in page
+
+
+def test_a_password_reset_link_proves_the_address_too(anon, location):
+    patient = PatientFactory(
+        home_location=location, email="robin@example.test", date_of_birth=date(1984, 5, 1)
+    )
+    register(anon, location, "robin@example.test")
+    anon.post("/api/v1/portal/password-reset", {"email": "robin@example.test"}, format="json")
+    token = link_in("robin@example.test", "/portal/reset/confirm")
+    confirm = {"token": token, "password": "another-long-passphrase"}
+    assert anon.post("/api/v1/portal/password-reset/confirm", confirm, format="json").status_code == 204
+    patient.refresh_from_db()
+    assert patient.portal_user is not None and patient.portal_user.email == "robin@example.test"
