@@ -16,6 +16,7 @@ What the portal adds is the clinic's policy, shown before the patient confirms:
   session not before the plan's minimum interval after the last one).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,12 +29,14 @@ from services.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from services.organizations.models import User
 from services.recalls.models import MaintenancePlan, Phase
 from services.recalls.self_booking import HORIZON_DAYS, SEARCH_DAYS, STEP
-from services.scheduling.models import Appointment, AppointmentStatus
+from services.scheduling.course_rules import KINDS, course_rules, course_violations
+from services.scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
 from services.scheduling.services import appointment_book, appointment_cancel
 from services.scheduling.services.courses import appointment_series_session_move
 from services.scheduling.slots import Window, find_windows
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient in the portal"
+MIN_LEAD = timedelta(hours=1)  # no move to a time the patient could not reach
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -75,7 +78,7 @@ def portal_appointment_get(*, user: User, appointment_id: str) -> Appointment:
         Appointment.objects.filter(
             public_id=appointment_id, patient__portal_user=user, organization_id=user.organization_id
         )
-        .select_related("location__organization", "service", "patient", "series")
+        .select_related("location__organization", "service", "patient", "series__location")
         .first()
     )
     if appointment is None:
@@ -214,6 +217,7 @@ def portal_move_options(
 
 def _windows(options: MoveOptions, start: datetime, end: datetime) -> list[Window]:
     current = options.appointment
+    soonest = clock.now() + MIN_LEAD
     return [
         w
         for w in find_windows(
@@ -224,8 +228,32 @@ def _windows(options: MoveOptions, start: datetime, end: datetime) -> list[Windo
             step=STEP,
             now=clock.now(),
         )
-        if not (w.start == current.start and options.location.pk == current.location_id)
+        if w.start >= soonest
+        and not (w.start == current.start and options.location.pk == current.location_id)
     ]
+
+
+def _course_check(appointment: Appointment) -> Callable[[datetime], bool]:
+    """For a session of a course: whether moving it to a start keeps the course's rules (spacing,
+    sessions a week, length), so only such times are listed. What an earlier cancellation already
+    left short is not held against a move, as in the course's own move, which checks again."""
+    series = appointment.series
+    if series is None or series.kind not in KINDS:
+        return lambda start: True
+    rules = course_rules(series.kind)
+    sessions = list(
+        Appointment.objects.filter(series_id=series.pk, status__in=ACTIVE_STATUSES).values_list("pk", "start")
+    )
+    zone = ZoneInfo((series.location or appointment.location).timezone)
+
+    def violations(start: datetime | None) -> list:
+        moved = [
+            (pk, (start if start and pk == appointment.pk else at).astimezone(zone)) for pk, at in sessions
+        ]
+        return course_violations(rules, moved, check_count=False)
+
+    known = {v.key for v in violations(None)}
+    return lambda start: all(v.key in known for v in violations(start))
 
 
 def portal_move_windows(
@@ -251,9 +279,10 @@ def portal_move_windows(
         first = options.earliest
     zone = ZoneInfo(options.location.timezone)
     last = min(first + timedelta(days=SEARCH_DAYS), options.latest + timedelta(days=1))
+    keeps_course = _course_check(options.appointment)
     seen, unique = set(), []
     for window in _windows(options, _local_midnight(first, zone), _local_midnight(last, zone)):
-        if window.start not in seen:
+        if window.start not in seen and keeps_course(window.start):
             seen.add(window.start)
             unique.append(window)
     return options, first, unique
