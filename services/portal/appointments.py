@@ -91,7 +91,7 @@ def change_policy(appointment: Appointment, *, now: datetime | None = None) -> C
     location = appointment.location
     notice = location.cancellation_notice_hours
     late_from = appointment.start - timedelta(hours=notice)
-    late = now >= late_from
+    late = now > late_from  # as appointment_cancel decides late_cancel
     reason = ""
     can_cancel = appointment.status == AppointmentStatus.BOOKED and appointment.start > now
     if appointment.status != AppointmentStatus.BOOKED:
