@@ -27,6 +27,7 @@ from api.organizations.staff import StaffViewSet
 from api.packages import views as packages
 from api.patients.views import PatientViewSet
 from api.portal import booking_page
+from api.portal.registration_links import RegistrationLinkViewSet
 from api.portal.staff import PortalAccountViewSet
 from api.recalls import checkins as recall_checkins
 from api.recalls import plans as recall_plans
@@ -83,6 +84,7 @@ router.register("waitlist", waitlist_views.WaitlistViewSet, basename="waitlist")
 router.register("spravato-eligibility", waitlist_views.SpravatoEligibilityViewSet, "spravato-eligibility")
 router.register("waitlist-policies", WaitlistPolicyViewSet, basename="waitlist-policy")
 router.register("portal-accounts", PortalAccountViewSet, basename="portal-account")
+router.register("portal-registration-links", RegistrationLinkViewSet, basename="portal-registration-link")
 router.register("packages", packages.PackageViewSet, basename="package")
 router.register(r"patients/(?P<patient_id>pat_[0-9a-z]{20})/credits", packages.CreditsViewSet, "pat-credits")
 router.register("package-purchases", packages.PackagePurchaseViewSet, basename="package-purchase")
@@ -135,6 +137,7 @@ urlpatterns = [
     path("", include(docs.urlpatterns)),
     path("api/v1/", include(api_v1)),
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
+    path("portal/appointments/", include("api.portal.change_pages")),  # move or cancel a session
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
     re_path(r"^staff/password-reset/?$", staff_pages.password_reset_page, name="staff-password-reset-page"),

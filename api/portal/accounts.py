@@ -25,11 +25,23 @@ def throttled(exc: TooManyRequests) -> Response:
 
 
 class RegisterSerializer(StrictSerializer):
-    organization = serializers.CharField(max_length=32)
+    organization = serializers.CharField(
+        max_length=32, required=False, help_text="The practice's id (a practice-wide link)"
+    )
+    location = serializers.CharField(
+        max_length=32, required=False, help_text="The clinic's id, from its registration link or QR code"
+    )
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=200)
     date_of_birth = serializers.DateField()
+
+    def validate(self, attrs):
+        if not attrs.get("organization") and not attrs.get("location"):
+            raise serializers.ValidationError(
+                {"location": ["Give the clinic (or practice) from your registration link."]}
+            )
+        return attrs
 
 
 class PublicView(APIView):
@@ -39,7 +51,9 @@ class PublicView(APIView):
 
 class RegisterView(PublicView):
     """Create a patient's portal account; a link to confirm the address is emailed. The answer is
-    the same whether or not the address already had an account."""
+    the same whether or not the address already had an account. Confirming the address links the
+    account to the clinic record with that address on file (and this date of birth); otherwise the
+    clinic links it (`POST /api/v1/portal-accounts/{id}/link`)."""
 
     @extend_schema(
         request=RegisterSerializer,
@@ -51,7 +65,8 @@ class RegisterView(PublicView):
         data = serializer.validated_data
         try:
             services.portal_account_register(
-                organization_public_id=data["organization"],
+                organization_public_id=data.get("organization"),
+                location_public_id=data.get("location"),
                 name=data["name"],
                 email=data["email"],
                 password=data["password"],

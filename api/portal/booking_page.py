@@ -66,6 +66,7 @@ def _render(request, *, location_id=None, first_day=None, error=None, status=200
                 if booked
                 else None
             ),
+            "booked_id": booked.public_id if booked else None,
             "next_week": _week_link(location.public_id, following) if following <= options.latest else None,
             "previous_week": _week_link(location.public_id, previous) if first > options.earliest else None,
             "error": error,

@@ -18,12 +18,15 @@ from api.organizations.auth import client_address
 from api.page_session import PageSession
 from api.portal.waitlist import entry_data, offer_data
 from services.clinics.models import Location
+from services.core import clock
 from services.core.errors import DomainError, NotFound
-from services.organizations.models import User
+from services.organizations.models import Organization, User
 from services.portal import services as portal_services
 from services.portal.models import PortalAccount
-from services.portal.selectors import portal_appointments
+from services.portal.selectors import portal_accepted_course, portal_appointments
 from services.recalls.models import RECALLED_PHASES, MaintenancePlan
+from services.recalls.selectors import next_pending_session
+from services.scheduling.models import AppointmentStatus
 from services.waitlist import offers as offer_services
 from services.waitlist import services as waitlist_services
 from services.waitlist.models import WaitlistOffer
@@ -43,6 +46,9 @@ NOTICES = {
     "verified": "Your email address is confirmed. Sign in to continue.",
     "reset_sent": "If an account has this address, a reset link is on its way.",
     "reset_done": "Your password is changed. Sign in with the new one.",
+    "moved": "Your session is moved. See your appointments below.",
+    "cancelled": "Your session is cancelled.",
+    "cancelled_late": "Your session is cancelled; the clinic's late-cancellation fee applies.",
 }
 
 
@@ -92,6 +98,7 @@ def login_page(request):
         response, error = SESSION.sign_in(request, to=_safe_next(request.POST.get("next")))
         if response is not None:
             return response
+    clinic = request.GET.get("clinic") or request.POST.get("clinic") or ""
     return render(
         request,
         "portal/login.html",
@@ -100,6 +107,8 @@ def login_page(request):
             "next": _safe_next(request.GET.get("next") or request.POST.get("next")),
             "notice": _notice(request),
             "email": request.POST.get("email", ""),
+            "clinic": clinic,
+            "register_link": "/portal/register" + (f"?{urlencode({'clinic': clinic})}" if clinic else ""),
         },
     )
 
@@ -110,28 +119,59 @@ def logout_page(request):
     return SESSION.sign_out(request, to="/portal/login")
 
 
+def _registration_clinics(clinic_id: str, organization_id: str) -> tuple[Location | None, list[Location]]:
+    """The clinic a registration link names, or the clinics to choose from: those of the link's
+    practice, or of the only practice when this installation serves one (the sign-in page's link
+    names none). With several practices and no link, the patient is asked for their clinic's link."""
+    clinic = (
+        Location.objects.filter(public_id=clinic_id, active=True).select_related("organization").first()
+        if clinic_id
+        else None
+    )
+    if clinic is not None:
+        return clinic, []
+    organizations = Organization.objects.filter(public_id=organization_id) if organization_id else None
+    if organizations is None:
+        organizations = Organization.objects.all()[:2]
+        if len(organizations) != 1:
+            return None, []
+    return None, list(Location.objects.filter(organization__in=organizations, active=True).order_by("name"))
+
+
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def register_page(request):
     organization = request.GET.get("organization") or request.POST.get("organization", "")
+    clinic_id = request.GET.get("clinic") or request.POST.get("clinic", "")
+    clinic, clinics = _registration_clinics(clinic_id, organization)
     error = None
     if request.method == "POST":
         try:
             portal_services.portal_account_register(
-                organization_public_id=organization,
+                organization_public_id=organization or None,
+                location_public_id=clinic_id or None,
                 name=request.POST.get("name", ""),
                 email=request.POST.get("email", ""),
                 password=request.POST.get("password", ""),
                 date_of_birth=date.fromisoformat(request.POST.get("date_of_birth", "")),
                 address=client_address(request),
             )
-            return redirect("/portal/login?done=registered")
+            login = {"done": "registered", **({"clinic": clinic_id} if clinic_id else {})}
+            return redirect("/portal/login?" + urlencode(login))
         except ValueError:
             error = "Enter your date of birth."
         except DomainError as exc:
-            error = exc.detail
+            error = "Choose your clinic." if exc.field == "organization" and clinics else exc.detail
     return render(
-        request, "portal/register.html", {"organization": organization, "error": error, "form": request.POST}
+        request,
+        "portal/register.html",
+        {
+            "organization": organization,
+            "clinic": clinic,
+            "clinics": clinics,
+            "error": error,
+            "form": request.POST,
+        },
     )
 
 
@@ -182,12 +222,15 @@ def _dashboard(request, error: str | None = None, status: int = 200):
     clinics = Location.objects.filter(
         organization_id=user.organization_id, rems_certified=True, active=True
     ).order_by("name")
+    now = clock.now()
     appointments = [
         {
+            "id": a.public_id,
             "when": local_label(a.start, a.location.timezone),
             "service": a.service.name,
             "location": a.location.name,
             "status": a.status,
+            "changeable": a.status == AppointmentStatus.BOOKED and a.start > now,
         }
         for a in portal_appointments(user=user).select_related("location", "service").order_by("start")[:50]
     ]
@@ -198,6 +241,9 @@ def _dashboard(request, error: str | None = None, status: int = 200):
     )
     if entry and entry["offer"]:
         entry["offer"] = _display(entry["offer"])
+    # What is booked replaces the invitation to book it: the next session, the accepted course.
+    pending = next_pending_session(patient_id=plan.patient_id) if plan else None
+    course = portal_accepted_course(user=user) if entry is None else None
     return render(
         request,
         "portal/dashboard.html",
@@ -210,11 +256,26 @@ def _dashboard(request, error: str | None = None, status: int = 200):
             "appointments": appointments,
             "plan": plan,
             "plan_bookable": plan is not None and plan.phase in RECALLED_PHASES,
+            "booked": _session(pending) if pending else None,
+            "course": (
+                {"location": course[0].location.name, "sessions": [_session(a) for a in course[1]]}
+                if course
+                else None
+            ),
             "notice": _notice(request),
             "error": error,
         },
         status=status,
     )
+
+
+def _session(appointment) -> dict:
+    return {
+        "id": appointment.public_id,
+        "when": local_label(appointment.start, appointment.location.timezone),
+        "location": appointment.location.name,
+        "changeable": appointment.status == AppointmentStatus.BOOKED,
+    }
 
 
 @patient_page

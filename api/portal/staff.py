@@ -20,6 +20,9 @@ def account_row(account: PortalAccount, patient_id: str | None) -> dict:
         "date_of_birth": account.date_of_birth.isoformat(),
         "email_verified": account.email_verified,
         "patient": patient_id,
+        "registered_location": (
+            account.registered_location.public_id if account.registered_location_id else None
+        ),
         "created_at": account.created_at.isoformat(),
     }
 
@@ -33,6 +36,9 @@ class PortalAccountShape(serializers.Serializer):
     date_of_birth = serializers.DateField()
     email_verified = serializers.BooleanField()
     patient = serializers.CharField(allow_null=True, help_text="The linked patient record, if any")
+    registered_location = serializers.CharField(
+        allow_null=True, help_text="The clinic whose registration link the patient used, if any"
+    )
     created_at = serializers.DateTimeField()
 
 

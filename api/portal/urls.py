@@ -2,10 +2,11 @@
 
 from django.urls import re_path
 
-from api.portal import accounts, records, waitlist
+from api.portal import accounts, changes, records, waitlist
 from api.recalls.self_booking import PortalAvailabilityView
 
 OFFER = r"(?P<offer_id>wlo_[0-9a-z]{20})"
+APPOINTMENT = changes.APPOINTMENT_ID
 
 urlpatterns = [
     re_path(r"^register/?$", accounts.RegisterView.as_view(), name="portal-register"),
@@ -22,6 +23,24 @@ urlpatterns = [
     ),
     re_path(r"^me/?$", accounts.MeView.as_view(), name="portal-me"),
     re_path(r"^appointments/?$", records.PortalAppointmentsView.as_view(), name="portal-appointments"),
+    re_path(
+        rf"^appointments/{APPOINTMENT}/?$", changes.PortalAppointmentView.as_view(), name="portal-appointment"
+    ),
+    re_path(
+        rf"^appointments/{APPOINTMENT}/cancel/?$",
+        changes.PortalAppointmentCancelView.as_view(),
+        name="portal-appointment-cancel",
+    ),
+    re_path(
+        rf"^appointments/{APPOINTMENT}/move-options/?$",
+        changes.PortalAppointmentMoveOptionsView.as_view(),
+        name="portal-appointment-move-options",
+    ),
+    re_path(
+        rf"^appointments/{APPOINTMENT}/move/?$",
+        changes.PortalAppointmentMoveView.as_view(),
+        name="portal-appointment-move",
+    ),
     re_path(r"^availability/?$", PortalAvailabilityView.as_view(), name="portal-availability"),
     re_path(r"^invoices/?$", records.PortalInvoicesView.as_view(), name="portal-invoices"),
     re_path(r"^waitlist/?$", waitlist.PortalWaitlistView.as_view(), name="portal-waitlist"),

@@ -48,11 +48,14 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     # patients and the portal accounts staff link to them
     "patients": _rule(ALL_STAFF, CLINICAL, screening=CLINICAL, screening_history=CLINICAL),
     "portal_accounts": _rule(CLINICAL, CLINICAL),
+    "portal_registration_links": _rule(
+        CLINICAL, CLINICAL
+    ),  # read only: whoever meets patients hands them out
     # scheduling
     "availability": _rule(CLINICAL, CLINICAL),
-    "appointments": _rule(
-        ALL_STAFF, CLINICAL, check_in=CLINICAL_LEADS, complete=CLINICIANS, reverse_completion=CLINICIANS
-    ),
+    # The front desk checks patients in (ride home, screening still clear); recording the session
+    # itself stays with clinicians.
+    "appointments": _rule(ALL_STAFF, CLINICAL, complete=CLINICIANS, reverse_completion=CLINICIANS),
     "appointment_series": _rule(ALL_STAFF, CLINICAL),
     "calendars": _rule(ALL_STAFF, MANAGERS),
     "calendar_names": _rule(CLINICAL, CLINICAL),  # whose calendars show patient names, not initials

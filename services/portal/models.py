@@ -9,7 +9,8 @@ from services.core.models import PublicIdModel
 
 class PortalAccount(PublicIdModel):
     """A patient's self-registered account. It reaches clinic records only once linked to a Patient
-    (Patient.portal_user): by staff who match it, or automatically on the first waitlist join."""
+    (Patient.portal_user): by staff who match it, or automatically once the address is confirmed
+    and it is the address on file of exactly one unlinked record with the same date of birth."""
 
     PUBLIC_ID_PREFIX = "pac"
 
@@ -18,6 +19,11 @@ class PortalAccount(PublicIdModel):
     date_of_birth = models.DateField()
     phone = models.CharField(max_length=32, blank=True, default="")
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # The clinic whose registration link or QR code the patient followed (None: the practice's
+    # link): where staff look for accounts to match, and the home clinic of a record made for it.
+    registered_location = models.ForeignKey(
+        "clinics.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     @property
     def email_verified(self) -> bool:

@@ -15,6 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from services.clinics.models import Location
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict, InvalidInput, NotFound
@@ -78,14 +79,45 @@ def _send_verification(user: User) -> None:
     )
 
 
+def _registration_target(
+    organization_public_id: str | None, location_public_id: str | None
+) -> tuple[Organization, Location | None]:
+    """The practice (and clinic) a registration link names: a clinic's link names its practice too."""
+    if location_public_id:
+        location = (
+            Location.objects.select_related("organization")
+            .filter(public_id=location_public_id, active=True)
+            .first()
+        )
+        if location is None or (
+            organization_public_id and location.organization.public_id != organization_public_id
+        ):
+            raise InvalidInput("No such clinic; use the link your clinic gave you.", field="location")
+        return location.organization, location
+    organization = Organization.objects.filter(public_id=organization_public_id or "").first()
+    if organization is None:
+        raise InvalidInput("No such practice.", field="organization")
+    return organization, None
+
+
 @transaction.atomic
 def portal_account_register(
-    *, organization_public_id: str, name: str, email: str, password: str, date_of_birth: date, address: str
+    *,
+    organization_public_id: str | None = None,
+    location_public_id: str | None = None,
+    name: str,
+    email: str,
+    password: str,
+    date_of_birth: date,
+    address: str,
 ) -> PortalAccount | None:
-    """Create a patient's portal account and email a verification link.
+    """Create a patient's portal account and email a verification link. The link a clinic hands out
+    names the clinic (`location_public_id`); the practice's own names only the practice.
 
-    Returns None when the address is already taken (the owner is emailed instead), so the caller
-    answers exactly as for a new account.
+    The account reaches no clinic record yet: confirming the address links it to the record that has
+    this address on file (see `portal_record_link_on_file`), or staff link it. Returns None when the
+    address is already taken (the owner is emailed instead), so the caller answers exactly as for a
+    new account.
     """
     throttle_hit(
         bucket="register",
@@ -93,9 +125,7 @@ def portal_account_register(
         limit=_setting("PORTAL_REGISTER_PER_ADDRESS_PER_HOUR", 10),
         window_seconds=HOUR,
     )
-    organization = Organization.objects.filter(public_id=organization_public_id).first()
-    if organization is None:
-        raise InvalidInput("No such practice.", field="organization")
+    organization, location = _registration_target(organization_public_id, location_public_id)
     if date_of_birth >= clock.now().date() or date_of_birth.year < 1900:
         raise InvalidInput("Enter a real date of birth.", field="date_of_birth")
     email = email.strip().lower()
@@ -118,7 +148,9 @@ def portal_account_register(
         return None
     user.set_password(password)
     user.save()
-    account = PortalAccount.objects.create(organization=organization, user=user, date_of_birth=date_of_birth)
+    account = PortalAccount.objects.create(
+        organization=organization, user=user, date_of_birth=date_of_birth, registered_location=location
+    )
     _send_verification(user)
     return account
 
@@ -133,13 +165,61 @@ def portal_verification_resend(*, user: User) -> None:
 
 @transaction.atomic
 def portal_email_verify(*, token: str) -> PortalAccount:
-    """Mark the address verified: the account may now join a waitlist."""
+    """Mark the address verified: the account may now join a waitlist, and it is linked to the
+    clinic record that has this address on file, if exactly one does."""
     user = _token_consume(raw=token, purpose=PortalToken.PURPOSE_VERIFY_EMAIL)
     account = PortalAccount.objects.select_for_update().get(user=user)
     if account.email_verified_at is None:
         account.email_verified_at = clock.now()
         account.save(update_fields=["email_verified_at", "updated_at"])
+    portal_record_link_on_file(user=user)
     return account
+
+
+def _record_on_file(user: User, account: PortalAccount) -> Patient | None:
+    """The one unlinked record of the practice whose address on file is this account's and whose
+    date of birth matches (locked), or None when there is none or more than one."""
+    candidates = list(
+        Patient.objects.select_for_update().filter(
+            organization_id=user.organization_id,
+            email__iexact=user.email,
+            date_of_birth=account.date_of_birth,
+            portal_user__isnull=True,
+            archived_at__isnull=True,
+        )[:2]
+    )
+    return candidates[0] if len(candidates) == 1 else None
+
+
+@transaction.atomic
+def portal_record_link_on_file(*, user: User) -> Patient | None:
+    """Link a verified account to its clinic record, when the clinic has this very address on file.
+
+    Why this is safe: the address was proven by the single-use link we emailed to it, so the
+    account's holder reads the mailbox the clinic already knows as the patient's, and the date of
+    birth matches too. A stranger who registers with someone else's address never receives that
+    link; one who registers with their own address matches no record. Anything short of a unique
+    match waits for staff (`POST /api/v1/portal-accounts/{id}/link`).
+    """
+    if Patient.objects.filter(portal_user=user).exists():
+        return None
+    account = PortalAccount.objects.get(user=user)
+    if not account.email_verified:
+        return None
+    patient = _record_on_file(user, account)
+    if patient is None:
+        return None
+    patient.portal_user = user
+    patient.save(update_fields=["portal_user", "updated_at"])
+    audit_record(
+        organization=user.organization,
+        actor=user,
+        action="patient.portal_link",
+        obj=patient,
+        changes={"portal_account": {"after": account.public_id}, "matched_on": "verified_email"},
+        location_id=patient.home_location_id,
+    )
+    return patient
 
 
 @transaction.atomic
@@ -185,6 +265,7 @@ def portal_password_reset_confirm(*, token: str, password: str) -> User:
     PortalAccount.objects.filter(user=user, email_verified_at__isnull=True).update(
         email_verified_at=clock.now()
     )
+    portal_record_link_on_file(user=user)
     return user
 
 
@@ -274,17 +355,8 @@ def portal_patient_ensure(*, user: User, home_location) -> Patient:
     if existing is not None:
         return existing
     account = PortalAccount.objects.get(user=user)
-    candidates = list(
-        Patient.objects.select_for_update().filter(
-            organization_id=user.organization_id,
-            email__iexact=user.email,
-            date_of_birth=account.date_of_birth,
-            portal_user__isnull=True,
-            archived_at__isnull=True,
-        )[:2]
-    )
-    if len(candidates) == 1:
-        patient = candidates[0]
+    patient = _record_on_file(user, account) if account.email_verified else None
+    if patient is not None:
         patient.portal_user = user
         patient.save(update_fields=["portal_user", "updated_at"])
         action = "patient.portal_link"

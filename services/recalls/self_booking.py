@@ -3,8 +3,9 @@
 What a patient may book is narrower than what the front desk may: only their plan's service, only
 while the plan is in maintenance or booster-only, not before the plan's minimum interval after the
 last session (a booster recall may be booked at once), at most `HORIZON_DAYS` ahead, and one pending
-session at a time (to move it they call the clinic). Everything else (screening, REMS, hours, chairs,
-providers, a payment plan past due, a concurrent booking of the same window) is booking's own rule.
+session at a time (they move or cancel it: services/portal/appointments.py). Everything else
+(screening, REMS, hours, chairs, providers, a payment plan past due, a concurrent booking of the
+same window) is booking's own rule.
 """
 
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ def self_booking_book(*, user: User, location_id: str | None, start: datetime) -
     options = self_booking_options(user=user, location_id=location_id, lock=True)
     if options.pending is not None:
         raise Conflict(
-            "You already have a session booked; to change it, call your clinic.",
+            "You already have a session booked; move or cancel it instead.",
             field="start",
             code="already-booked",
         )

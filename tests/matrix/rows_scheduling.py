@@ -1,6 +1,6 @@
-"""Scheduling: whoever books (front desk, clinician, manager, org admin) searches, books, cancels and
-records no-shows; check-in is clinical (clinician, manager); completing records clinical facts
-(clinician only; org admins hold every role). Every staff member reads appointments."""
+"""Scheduling: whoever books (front desk, clinician, manager, org admin) searches, books, cancels,
+checks patients in and records no-shows; completing records clinical facts (clinician only; org
+admins hold every role). Every staff member reads appointments."""
 
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +15,6 @@ from tests.matrix import ALL_ROLES, Row
 
 EVERYONE = frozenset(ALL_ROLES)
 BOOKERS = frozenset({"org_admin", "manager", "front_desk", "clinician"})
-CHECK_IN = frozenset({"org_admin", "manager", "clinician"})
 COMPLETE = frozenset({"org_admin", "clinician"})
 
 
@@ -135,7 +134,7 @@ ROWS = [
         "appointments.check_in",
         "post",
         appointment_path("sched_booked", "/check-in"),
-        CHECK_IN,
+        BOOKERS,
         lambda w: {"ride_home_confirmed": True},
     ),
     Row(

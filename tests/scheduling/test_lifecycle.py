@@ -168,8 +168,10 @@ def test_who_does_what(clinic, booked):
     desk = client_for(staff_with_role(Role.FRONT_DESK, location=clinic.location))
     billing = client_for(staff_with_role(Role.BILLING, location=clinic.location))
     manager = client_for(staff_with_role(Role.MANAGER, location=clinic.location))
-    assert act(desk, appointment, "check-in", {"ride_home_confirmed": True}).status_code == 403
+    assert act(billing, appointment, "check-in", {"ride_home_confirmed": True}).status_code == 403
     assert act(billing, appointment, "cancel", {"reason": "x"}).status_code == 403
     assert billing.get(f"/api/v1/appointments/{appointment.public_id}").status_code == 200
-    assert act(manager, appointment, "check-in", {"ride_home_confirmed": True}).status_code == 200
+    # The front desk checks patients in (README); recording the session is a clinician's.
+    assert act(desk, appointment, "check-in", {"ride_home_confirmed": True}).status_code == 200
+    assert act(desk, appointment, "complete", {}).status_code == 403
     assert act(manager, appointment, "complete", {}).status_code == 403
