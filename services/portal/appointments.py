@@ -188,6 +188,8 @@ def portal_move_options(
 ) -> MoveOptions:
     appointment = portal_appointment_get(user=user, appointment_id=appointment_id)
     policy = change_policy(appointment)
+    if appointment.status != AppointmentStatus.BOOKED:  # cancelled or moved meanwhile: as cancel says
+        raise Conflict(policy.reason, field="status", code="wrong-state")
     if not policy.can_move:
         raise RuleViolation(policy.reason, field="appointment", code="cannot-move")
     locations = _locations(appointment)
