@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import BigIntegerField, Func, Q
 
 from services.clinical.gates import needs_prescriber, prescriber_roles
-from services.clinics.models import MONITORING_ROLES, Chair, Location, Service, Shift
+from services.clinics.models import MONITORING_ROLES, Chair, Location, Provider, Service, Shift
 from services.scheduling import intervals as iv
 from services.scheduling.models import ACTIVE_STATUSES, Appointment
 
@@ -260,14 +260,24 @@ def load_plans(
         "provider__public_id",
         "provider__name",
         "provider__role",
-        "provider__licences",
     )
     providers: dict[int, dict[int, Resource]] = {pk: {} for pk in loc_ids}
     nurse_shifts: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
     rx_shifts: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
     by_provider: dict[int, list[Resource]] = {}
-    for location_id, start, end, pk, public_id, name, role, licences in shift_rows:
-        until = licence_valid_until(licences, by_id[location_id].state, zones[location_id])
+    shift_rows = list(shift_rows)
+    # Licences are JSON: decoded once per provider (one query), not once per shift row, and their
+    # expiry worked out once per provider and clinic.
+    licences = dict(
+        Provider.objects.filter(pk__in={row[3] for row in shift_rows}).values_list("pk", "licences")
+    )
+    valid_until: dict[tuple[int, int], int | None] = {}
+    for location_id, start, end, pk, public_id, name, role in shift_rows:
+        if (pk, location_id) not in valid_until:
+            valid_until[pk, location_id] = licence_valid_until(
+                licences.get(pk), by_id[location_id].state, zones[location_id]
+            )
+        until = valid_until[pk, location_id]
         if until is None:
             continue
         piece = (start, min(end, until))
