@@ -20,14 +20,18 @@ before the commit, and stored under the first new version, is never read after t
 are random, never counters, so a version Redis lost cannot come back and meet old entries.
 
 Redis is an optimisation only: any Redis error is logged and the answer is computed fresh, and a
-failed bump is bounded by the entries' time to live (`ENTRY_TTL`).
+failed bump is bounded by the entries' time to live (`ENTRY_TTL`). Entries are immutable under their
+key, so each process also memoises those it has read (`_memo`); the versions are always read from
+Redis, so a bump reaches every process at once.
 """
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -107,8 +111,28 @@ def _versions(location_ids: list[int]) -> dict[int, str] | None:
         return None
 
 
+# A cached clinic-day never changes under its key (a change makes a new version, so a new key): each
+# process also keeps the entries it read, so a hot question costs one Redis round trip (the versions)
+# instead of fetching and unpickling hundreds of days. Bounded, and aged like the Redis entries.
+_memo: dict[str, tuple[float, list]] = {}
+MEMO_MAX = 50_000
+
+
+def _memo_get(key: str) -> list | None:
+    hit = _memo.get(key)
+    if hit is None or hit[0] < time.monotonic():
+        return None
+    return hit[1]
+
+
+def _memo_put(key: str, value: list) -> None:
+    if len(_memo) >= MEMO_MAX:
+        _memo.clear()  # crude but safe: entries are only ever re-read from Redis or recomputed
+    _memo[key] = (time.monotonic() + ENTRY_TTL, value)
+
+
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone)
+    return datetime.combine(day, dtime(0), tzinfo=zone)
 
 
 def compute_days(
@@ -148,18 +172,31 @@ def cached_days(
         for loc in locations
         for day in days[loc.pk]
     }
-    try:
-        got = cache.get_many(list(keys.values()))
-    except _REDIS_ERRORS:
-        log.warning("availability cache: read failed; computing fresh")
-        return compute_days(service, locations, days)
-    result = {k: got[key] for k, key in keys.items() if key in got}
+    result, wanted_keys = {}, []
+    for k, key in keys.items():
+        value = _memo_get(key)
+        if value is None:
+            wanted_keys.append(key)
+        else:
+            result[k] = value
+    if wanted_keys:
+        try:
+            got = cache.get_many(wanted_keys)
+        except _REDIS_ERRORS:
+            log.warning("availability cache: read failed; computing fresh")
+            return compute_days(service, locations, days)
+        for k, key in keys.items():
+            if key in got:
+                result[k] = got[key]
+                _memo_put(key, got[key])
     missing = {k for k in keys if k not in result}
     if missing:
         stale = [loc for loc in locations if any((loc.pk, day) in missing for day in days[loc.pk])]
         wanted = {loc.pk: [day for day in days[loc.pk] if (loc.pk, day) in missing] for loc in stale}
         fresh = compute_days(service, stale, wanted)
         result.update(fresh)
+        for k, value in fresh.items():
+            _memo_put(keys[k], value)
         try:
             cache.set_many({keys[k]: v for k, v in fresh.items()}, timeout=ENTRY_TTL)
         except _REDIS_ERRORS:
