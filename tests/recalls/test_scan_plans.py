@@ -223,3 +223,16 @@ def test_statistics_from_before_the_weeks_bookings_do_not_change_the_plan():
     )
     params = _params(NOW, locations=sorted(c.pk for c in clinics), today=None)
     _assert_probes_only(_explain(f"SELECT count(*) FROM ({_DUE_BY_SCAN}) due", params))
+
+
+def test_the_installments_due_scan_checks_each_plan_by_primary_key():
+    """The packages tick's due installments (services/packages/jobs.py): the plan is a probe too."""
+    from services.packages.jobs import _DUE_SQL
+
+    plan = _explain(_DUE_SQL, {"now": NOW, "reask": NOW - timedelta(minutes=10), "limit": 1000})
+    nodes = list(_nodes(plan))
+    plans = [(n, parent) for n, parent in nodes if n.get("Relation Name") == "packages_paymentplan"]
+    assert plans, plan
+    for node, parent in plans:
+        assert node["Node Type"] in PROBES and parent == "SubPlan", node
+        assert "(id = i2.plan_id)" in node.get("Index Cond", "") + node.get("Recheck Cond", ""), node
