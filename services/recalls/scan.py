@@ -26,36 +26,31 @@ from django.db import connection, transaction
 from services.core import clock
 from services.recalls.event_names import RECALL_OPENED
 from services.recalls.models import MaintenancePlan, Recall, RecallPolicy
-from services.scheduling.availability import MAX_SESSION
 
 # The patient may be recalled (the caller adds which plans and what is due). Any future booking
 # counts, not only a treatment: the patient is coming in and the desk will see them.
 #
-# Both checks are probes, one index lookup per candidate plan: the patient by primary key, their
-# future bookings on `appt_patient_start` (patient, start). `OFFSET 0` keeps PostgreSQL from turning
-# them into joins whose method it would choose from row estimates: on a cold table (never analyzed,
-# or analyzed before this week's bookings) it estimated ~1 future booking and chose a nested-loop
-# anti-join over all of them for every plan, 390 M row pairs (issue 18). As probes, the work is
-# linear in the candidates whatever the statistics say (tests/recalls/test_scan_plans.py).
+# The future-booking check is a probe, one lookup per candidate plan in `appt_live_by_patient` (the
+# booked and checked-in sessions by patient and end: small, so it stays in memory). `OFFSET 0` keeps
+# PostgreSQL from turning it into an anti-join whose method it would choose from row estimates: on a
+# cold table (never analyzed, or analyzed before this week's bookings) it estimated ~1 future booking
+# and chose a nested-loop anti-join over all of them for every plan, 390 M row pairs (issue 18). As a
+# probe the work is linear in the candidates whatever the statistics say; the patient is joined on
+# its primary key, which no plan can make quadratic (tests/recalls/test_scan_plans.py).
 _ELIGIBLE = """
       p.phase IN ('maintenance', 'booster_only')
   AND p.recall_consent
   AND NOT p.recall_open
-  AND EXISTS (
-        SELECT 1 FROM patients_patient pt WHERE pt.id = p.patient_id AND pt.archived_at IS NULL
-        OFFSET 0)
+  AND pt.archived_at IS NULL
   AND NOT EXISTS (
         SELECT 1 FROM scheduling_appointment a
-        WHERE a.patient_id = p.patient_id AND a.status IN ('booked', 'checked_in')
-          AND a."end" > %(now)s AND a.start > %(session_start)s
+        WHERE a.patient_id = p.patient_id AND a.status IN ('booked', 'checked_in') AND a."end" > %(now)s
         OFFSET 0)
 """
-# (`a.start > now - the longest session` is implied by `end > now`; it lets the probe read the
-# patient's (patient, start) index from now on instead of every past session.)
 
-# Each clinic's bound (its today plus its lead time) first; then, per clinic, its plans as one range
-# of the `plan_due_scan` index (home clinic, due date), again a probe (LATERAL ... OFFSET 0) so that
-# no estimate can make it a join against every plan.
+# Each clinic's bound (its today plus its lead time) first, so the plans are read as one index range
+# per clinic (`plan_due_scan`: home clinic, due date) or in one pass, as the planner sees fit: joins
+# to the clinics' bounds (a few dozen rows) and to the patient by primary key are linear either way.
 _DUE_BY_SCAN = f"""
 WITH bounds AS MATERIALIZED (
     SELECT l.id AS location_id,
@@ -70,12 +65,8 @@ SELECT p.id AS plan_id, p.organization_id, p.patient_id, p.home_location_id AS l
        CASE WHEN p.phase = 'booster_only' THEN 'time_since_session' ELSE 'interval_due' END AS reason,
        NULL::bigint AS checkin_id
 FROM bounds b
-CROSS JOIN LATERAL (
-    SELECT p.* FROM recalls_maintenanceplan p
-    WHERE p.home_location_id = b.location_id AND p.next_due_date <= b.bound
-      AND p.phase IN ('maintenance', 'booster_only') AND p.recall_consent AND NOT p.recall_open
-    OFFSET 0
-) p
+JOIN recalls_maintenanceplan p ON p.home_location_id = b.location_id AND p.next_due_date <= b.bound
+JOIN patients_patient pt ON pt.id = p.patient_id
   -- staff closed the recall for this very due date: the next session starts a new cycle
 WHERE p.next_due_date IS DISTINCT FROM p.recalled_due_date
   AND {_ELIGIBLE}
@@ -85,6 +76,7 @@ _DUE_BOOSTER = f"""
 SELECT p.id AS plan_id, p.organization_id, p.patient_id, p.home_location_id AS location_id,
        %(today)s::date AS due_date, 'booster' AS kind, %(reason)s AS reason, %(checkin)s::bigint AS checkin_id
 FROM recalls_maintenanceplan p
+JOIN patients_patient pt ON pt.id = p.patient_id
 WHERE p.id = %(plan)s AND {_ELIGIBLE}
 """  # noqa: S608
 
@@ -137,7 +129,6 @@ def _params(now: datetime | None, **extra) -> dict:
     lead = RecallPolicy._meta.get_field("lead_time_days").get_default()
     return {
         "now": now,
-        "session_start": now - MAX_SESSION,
         "default_lead": lead,
         "recall_opened": RECALL_OPENED,
         **extra,

@@ -19,8 +19,10 @@ again when the transaction commits (`on_commit`), so an answer computed from the
 before the commit, and stored under the first new version, is never read after the commit. Tokens
 are random, never counters, so a version Redis lost cannot come back and meet old entries.
 
-Redis is an optimisation only: any Redis error is logged and the answer is computed fresh, and a
-failed bump is bounded by the entries' time to live (`ENTRY_TTL`). Entries are immutable under their
+Redis is an optimisation only: any Redis error is logged and the answer is computed fresh; the
+process then leaves Redis alone for `BACKOFF` seconds and owes the bumps it could not make (made
+before it uses the cache again). Another process's entries are bounded by their time to live
+(`ENTRY_TTL`) if a bump is lost altogether. Entries are immutable under their
 key, so each process also memoises those it has read (`_memo`); the versions are always read from
 Redis, so a bump reaches every process at once.
 """
@@ -72,13 +74,40 @@ def service_signature(service: Service) -> str:
     return hashlib.blake2b(repr(facts).encode(), digest_size=8).hexdigest()
 
 
-def _bump(location_ids: set[int]) -> None:
-    if not location_ids:
-        return
+# After a Redis error this process leaves Redis alone for a few seconds (a stalled Redis must not
+# add a socket timeout to every booking), and keeps the bumps it could not make: they are made
+# before this process reads or writes the cache again, so it never serves what they invalidated.
+BACKOFF = 5.0
+_pending: set[int] = set()
+_redis_down_until = 0.0
+
+
+def _redis_down() -> bool:
+    return time.monotonic() < _redis_down_until
+
+
+def _failed(what: str) -> None:
+    global _redis_down_until
+    _redis_down_until = time.monotonic() + BACKOFF
+    log.warning("availability cache: %s failed; Redis left alone for %.0f s", what, BACKOFF)
+
+
+def _bump(location_ids: set[int]) -> bool:
+    """Give these clinics (and any bump still owed) new versions; False when Redis is unavailable."""
+    owed = set(location_ids) | _pending
+    if not owed:
+        return True
+    if _redis_down():
+        _pending.update(owed)
+        return False
     try:
-        cache.set_many({_version_key(pk): uuid.uuid4().hex for pk in location_ids}, timeout=None)
+        cache.set_many({_version_key(pk): uuid.uuid4().hex for pk in owed}, timeout=None)
     except _REDIS_ERRORS:
-        log.warning("availability cache: version bump failed for %d clinics", len(location_ids))
+        _pending.update(owed)
+        _failed("version bump")
+        return False
+    _pending.difference_update(owed)
+    return True
 
 
 def availability_changed(*, location_ids: Iterable[int] = (), provider_ids: Iterable[int] = ()) -> None:
@@ -99,6 +128,8 @@ def availability_changed(*, location_ids: Iterable[int] = (), provider_ids: Iter
 
 def _versions(location_ids: list[int]) -> dict[int, str] | None:
     """Each clinic's current version (made when absent); None when Redis cannot answer."""
+    if (_pending and not _bump(set())) or _redis_down():
+        return None
     try:
         got = cache.get_many([_version_key(pk) for pk in location_ids])
         for pk in location_ids:
@@ -107,7 +138,7 @@ def _versions(location_ids: list[int]) -> dict[int, str] | None:
                 got[_version_key(pk)] = cache.get(_version_key(pk))
         return {pk: got[_version_key(pk)] for pk in location_ids}
     except _REDIS_ERRORS:
-        log.warning("availability cache: versions unavailable; computing fresh")
+        _failed("reading versions")
         return None
 
 
@@ -183,7 +214,7 @@ def cached_days(
         try:
             got = cache.get_many(wanted_keys)
         except _REDIS_ERRORS:
-            log.warning("availability cache: read failed; computing fresh")
+            _failed("reading clinic-days")
             return compute_days(service, locations, days)
         for k, key in keys.items():
             if key in got:
@@ -200,5 +231,5 @@ def cached_days(
         try:
             cache.set_many({keys[k]: v for k, v in fresh.items()}, timeout=ENTRY_TTL)
         except _REDIS_ERRORS:
-            log.warning("availability cache: write failed")
+            _failed("writing clinic-days")
     return result

@@ -247,25 +247,31 @@ def test_bad_queries_are_400_as_for_the_list(desk_client, clinic):
     assert {e["field"] for e in response.json()["errors"]} == {"end"}
 
 
-def test_without_redis_the_answer_is_computed_fresh(desk_client, clinic, settings):
+def test_without_redis_the_answer_is_computed_fresh_and_owed_bumps_are_made_after(
+    desk_client, clinic, settings, monkeypatch
+):
+    from services.scheduling import free_time_cache
+
+    monkeypatch.setattr(free_time_cache, "_pending", set())
+    monkeypatch.setattr(free_time_cache, "_redis_down_until", 0.0)
     iv = clinic.services["iv"]
-    expected = ranges(desk_client, iv)
-    settings.CACHES = {
-        "default": {
-            **settings.CACHES["default"],
-            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
-        }
-    }
-    assert ranges(desk_client, iv) == expected
-    AppointmentFactory(  # a write while Redis is away: its bump fails, the booking does not
-        location=clinic.location,
-        chair=clinic.chairs[0],
-        provider=clinic.providers[0],
-        service=iv,
-        start=TUESDAY_9AM_LA,
-    )
-    assert Appointment.objects.filter(location=clinic.location).count() == 1
-    assert ranges(desk_client, iv) == expected  # another chair and provider are free at 09:00
+    before = ranges(desk_client, iv)  # cached under the clinic's version
+    working = settings.CACHES
+    settings.CACHES = {"default": {**working["default"], "LOCATION": "redis://127.0.0.1:9/0"}}  # nobody there
+    assert ranges(desk_client, iv) == before
+    for chair, provider in zip(
+        clinic.chairs, clinic.providers, strict=False
+    ):  # the bumps fail; not the bookings
+        AppointmentFactory(
+            location=clinic.location, chair=chair, provider=provider, service=iv, start=TUESDAY_9AM_LA
+        )
+    during = ranges(desk_client, iv)
+    assert during != before and during[0]["ranges"][0]["from"] == "2030-01-08T11:00:00-08:00"
+
+    settings.CACHES = working  # Redis is back; the owed bump is made before the cache is read
+    monkeypatch.setattr(free_time_cache, "_redis_down_until", 0.0)
+    assert ranges(desk_client, iv) == during
+    assert not free_time_cache._pending
 
 
 def test_a_past_range_is_empty(desk_client, clinic):
