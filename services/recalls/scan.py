@@ -96,11 +96,13 @@ made AS (
     RETURNING id, organization_id, patient_id, location_id, plan_id, kind, due_date, checkin_id
 ),
 marked AS (
-    -- A booster from a check-in is not the plan's due date: only the scan's recalls record it.
+    -- A booster from a check-in is not the plan's due date: only the scan's recalls record it (the
+    -- scan's due date is the plan's `next_due_date`, read in this same statement). The plans are
+    -- found by primary key, one probe per recall made, never a pass over every plan.
     UPDATE recalls_maintenanceplan p
     SET recall_open = true,
-        recalled_due_date = CASE WHEN m.checkin_id IS NULL THEN m.due_date ELSE p.recalled_due_date END
-    FROM made m WHERE p.id = m.plan_id
+        recalled_due_date = CASE WHEN %(booster)s THEN p.recalled_due_date ELSE p.next_due_date END
+    WHERE p.id = ANY(ARRAY(SELECT plan_id FROM made))
 ),
 events AS (
     INSERT INTO core_outboxevent (event_id, name, organization_id, payload, occurred_at, dispatched_at,
@@ -144,7 +146,7 @@ def recalls_scan(
     `local_date` is the clinic's "today" (the morning being handled); without it, each clinic's
     today in its own zone at `now`. One statement; safe to run again at any time.
     """
-    params = _params(now, locations=sorted(location_ids), today=local_date)
+    params = _params(now, locations=sorted(location_ids), today=local_date, booster=False)
     with connection.cursor() as cursor:
         # Two scans of one clinic at once would insert the same patients in their own orders and could
         # deadlock on the unique index; one at a time, the second finds nothing left (ids in order).
@@ -175,7 +177,7 @@ def recall_open_booster(
 ) -> Recall | None:
     """A booster recall for this plan now, under the same rule as the scan; None when the patient is
     not recallable (booked already, recall open, opted out, discharged) or one was made today."""
-    params = _params(now, plan=plan.pk, reason=reason, today=today, checkin=checkin_id)
+    params = _params(now, plan=plan.pk, reason=reason, today=today, checkin=checkin_id, booster=True)
     with connection.cursor() as cursor:
         cursor.execute(_OPEN.format(due=_DUE_BOOSTER), params)
         row = cursor.fetchone()
