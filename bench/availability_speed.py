@@ -28,6 +28,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.availability_practice import Client, build, gunicorn, percentile  # noqa: E402
 
+try:
+    from bench.results import result
+except ImportError:  # bench/results.py (`make bench`'s table) comes with another branch; same line format
+    import json as _json
+
+    def result(figure, value, unit, *, goal, passed, reference=None, reference_label=""):
+        row = {
+            "figure": figure,
+            "value": round(value, 4),
+            "unit": unit,
+            "goal": goal,
+            "passed": passed,
+            "reference": None if reference is None else round(reference, 4),
+            "reference_label": reference_label,
+        }
+        print("BENCH-RESULT " + _json.dumps(row), flush=True)
+
 
 def throughput(port: int, token: str, path: str, clients: int, seconds: float) -> float:
     """Requests per second from `clients` keep-alive connections hammering `path` for `seconds`."""
@@ -130,11 +147,12 @@ def main() -> None:
             status, _ = client.call("GET", compact)
             compact_timings.append((time.perf_counter() - began) * 1000)
             assert status == 200
-        ratios = []
+        ratios, references = [], []
         for r in range(args.rounds):  # interleaved: each round measures both under the same load
             subject = throughput(port, token, compact, args.clients, args.seconds)
             reference = throughput(port, token, trivial, args.clients, args.seconds)
             ratios.append(subject / reference)
+            references.append(reference)
             print(
                 f"  round {r + 1}: runs {subject:.0f} req/s, trivial {reference:.0f} req/s, "
                 f"ratio {subject / reference:.3f}; load {os.getloadavg()[0]:.1f}",
@@ -142,6 +160,18 @@ def main() -> None:
             )
     p99 = percentile(compact_timings, 0.99)
     ratio = statistics.median(ratios)
+    result(
+        "availability runs (40 clinics x 14 days), throughput",
+        ratio,
+        "x trivial",
+        goal=">= 0.10",
+        passed=ratio >= 0.10,
+        reference=statistics.median(references),
+        reference_label="trivial authenticated GET, req/s",
+    )
+    result(
+        "availability runs (40 clinics x 14 days), p99 over HTTP", p99, "ms", goal="< 150", passed=p99 < 150
+    )
     print(
         f"over HTTP, runs: {compact_days} clinic-days, {compact_size / 1e3:.1f} kB; {len(compact_timings)} "
         f"samples p50 {percentile(compact_timings, 0.5):.1f} ms, p99 {p99:.1f} ms (goal < 150: "

@@ -65,6 +65,24 @@ from services.recalls.models import MaintenancePlan, Recall  # noqa: E402
 from services.recalls.scan import due_count, recalls_scan  # noqa: E402
 from services.scheduling.models import Appointment  # noqa: E402
 
+try:  # noqa: E402
+    from bench.results import result
+except ImportError:  # bench/results.py (`make bench`'s table) comes with another branch; same line format
+    import json as _json
+
+    def result(figure, value, unit, *, goal, passed, reference=None, reference_label=""):
+        row = {
+            "figure": figure,
+            "value": round(value, 4),
+            "unit": unit,
+            "goal": goal,
+            "passed": passed,
+            "reference": None if reference is None else round(reference, 4),
+            "reference_label": reference_label,
+        }
+        print("BENCH-RESULT " + _json.dumps(row), flush=True)
+
+
 ZONES = [
     ("America/Los_Angeles", "CA"),
     ("America/Denver", "CO"),
@@ -413,6 +431,24 @@ def versus_naive(label: str, clinics: list[int]) -> None:
     scan_s, scan_median, scan_n = timed(lambda: scan_rolled_back(clinics))
     assert naive_n == read_n, (naive_n, read_n)
     load = os.getloadavg()[0]
+    result(
+        f"recall scan read, {label} ({len(clinics)} clinics)",
+        naive_s / read_median,
+        "x naive loop",
+        goal=">= 50",
+        passed=naive_s / read_median >= 50,
+        reference=naive_s,
+        reference_label="naive ORM loop, s",
+    )
+    result(
+        f"recall scan + create recalls, {label} ({len(clinics)} clinics; the naive loop creates nothing)",
+        naive_s / scan_median,
+        "x naive loop",
+        goal="info",
+        passed=None,
+        reference=naive_s,
+        reference_label="naive ORM loop, s",
+    )
     print(
         f"  {label}, {len(clinics)} clinics: naive loop {naive_s:.2f}s -> {naive_n:,} due; scan read "
         f"median {read_median:.3f}s ({naive_s / read_median:.0f} x); scan + create recalls median "
