@@ -3,6 +3,7 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/chairside_bench_recalls \\
         REDIS_URL=redis://127.0.0.1:6379/9 SECRET_KEY=x \\
         .venv/bin/python bench/recalls_scan.py [--patients 250000] [--appointments 2000000] [--rebuild]
+            [--naive-clinics 4]
 
 The database DATABASE_URL names is created if missing and filled once with set-based SQL
 (generate_series, no Python loop over rows); later runs reuse it unless --rebuild. Every appointment
@@ -14,7 +15,9 @@ Prints, measured in the same run: a plain SELECT count(*) over the appointments;
 (how many are due) and the scan itself (recalls and outbox events inserted) for a "cold" first
 morning (no recalls yet, rolled back afterwards) and a steady-state morning (earlier mornings already
 recalled everyone due before today), per clinic as the morning jobs run it and for all 40 at once;
-and a second run the same morning, which must create nothing.
+and a second run the same morning, which must create nothing. Each morning also times the naive
+reference (`naive_due_count`: the rule as an ORM loop, one query per candidate) on the first
+`--naive-clinics` clinics, with the scan on the same clinics: the ratio the goal (>= 50 x) is about.
 """
 
 import argparse
@@ -61,6 +64,24 @@ from services.patients.models import Patient  # noqa: E402
 from services.recalls.models import MaintenancePlan, Recall  # noqa: E402
 from services.recalls.scan import due_count, recalls_scan  # noqa: E402
 from services.scheduling.models import Appointment  # noqa: E402
+
+try:  # noqa: E402
+    from bench.results import result
+except ImportError:  # bench/results.py (`make bench`'s table) comes with another branch; same line format
+    import json as _json
+
+    def result(figure, value, unit, *, goal, passed, reference=None, reference_label=""):
+        row = {
+            "figure": figure,
+            "value": round(value, 4),
+            "unit": unit,
+            "goal": goal,
+            "passed": passed,
+            "reference": None if reference is None else round(reference, 4),
+            "reference_label": reference_label,
+        }
+        print("BENCH-RESULT " + _json.dumps(row), flush=True)
+
 
 ZONES = [
     ("America/Los_Angeles", "CA"),
@@ -365,11 +386,84 @@ def per_clinic(func, clinics):
     return sum(func([pk]) for pk in clinics)
 
 
+def naive_due_count(location_ids) -> int:
+    """The reference: the same rule as a plain ORM loop, one query per candidate plan for its future
+    bookings (what the scan would be without set-based SQL). Read only, like `due_count`."""
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import F
+
+    from services.recalls.models import RecallPolicy
+
+    now, due = clock.now(), 0
+    default_lead = RecallPolicy._meta.get_field("lead_time_days").get_default()
+    for location in Location.objects.filter(pk__in=location_ids):
+        policy = RecallPolicy.objects.filter(location=location).first()
+        bound = now.astimezone(ZoneInfo(location.timezone)).date() + timedelta(
+            days=policy.lead_time_days if policy else default_lead
+        )
+        plans = (
+            MaintenancePlan.objects.filter(
+                home_location=location,
+                phase__in=["maintenance", "booster_only"],
+                recall_consent=True,
+                recall_open=False,
+                next_due_date__lte=bound,
+            )
+            .exclude(recalled_due_date=F("next_due_date"))
+            .select_related("patient")
+        )
+        for plan in plans.iterator(chunk_size=2000):
+            if plan.patient.archived_at is not None:
+                continue
+            if Appointment.objects.filter(
+                patient_id=plan.patient_id, status__in=["booked", "checked_in"], end__gt=now
+            ).exists():
+                continue
+            due += 1
+    return due
+
+
+def versus_naive(label: str, clinics: list[int]) -> None:
+    """Scan and naive loop over the same clinics, in the same run: the ratio the goal is about."""
+    naive_s, _, naive_n = timed(lambda: naive_due_count(clinics), repeat=1)
+    read_s, read_median, read_n = timed(lambda: due_count(location_ids=clinics))
+    scan_s, scan_median, scan_n = timed(lambda: scan_rolled_back(clinics))
+    assert naive_n == read_n, (naive_n, read_n)
+    load = os.getloadavg()[0]
+    result(
+        f"recall scan read, {label} ({len(clinics)} clinics)",
+        naive_s / read_median,
+        "x naive loop",
+        goal=">= 50",
+        passed=naive_s / read_median >= 50,
+        reference=naive_s,
+        reference_label="naive ORM loop, s",
+    )
+    result(
+        f"recall scan + create recalls, {label} ({len(clinics)} clinics; the naive loop creates nothing)",
+        naive_s / scan_median,
+        "x naive loop",
+        goal="info",
+        passed=None,
+        reference=naive_s,
+        reference_label="naive ORM loop, s",
+    )
+    print(
+        f"  {label}, {len(clinics)} clinics: naive loop {naive_s:.2f}s -> {naive_n:,} due; scan read "
+        f"median {read_median:.3f}s ({naive_s / read_median:.0f} x); scan + create recalls median "
+        f"{scan_median:.3f}s ({naive_s / scan_median:.0f} x, goal >= 50: "
+        f"{'pass' if naive_s / scan_median >= 50 else 'FAIL'}); load {load:.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=250_000)
     parser.add_argument("--appointments", type=int, default=2_000_000)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--naive-clinics", type=int, default=4, help="clinics the naive loop is timed on")
     args = parser.parse_args()
     call_command("migrate", "--no-input", verbosity=0)
     if args.rebuild:
@@ -393,6 +487,7 @@ def main() -> None:
         "scan read (due count), 40 clinics at once", *timed(lambda: due_count(location_ids=clinics)), "due"
     )
     report("scan + create recalls, 40 clinics at once", *timed(lambda: scan_rolled_back(clinics)), "recalls")
+    versus_naive("cold morning", clinics[: args.naive_clinics])
 
     seeded = seed_earlier_mornings()
     print(f"steady-state morning ({seeded:,} recalls from earlier mornings):")
@@ -410,6 +505,7 @@ def main() -> None:
         "recalls",
     )
     report("scan + create recalls, 40 clinics at once", *timed(lambda: scan_rolled_back(clinics)), "recalls")
+    versus_naive("steady-state morning", clinics[: args.naive_clinics])
     start = time.perf_counter()
     made = recalls_scan(location_ids=clinics).opened
     first = time.perf_counter() - start

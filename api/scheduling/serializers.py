@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from api.serializers import AwareDateTimeField, PublicIdField, StrictSerializer
@@ -48,6 +48,25 @@ class AvailabilityWindowSerializer(serializers.Serializer):
     location = serializers.CharField()
     chair = serializers.CharField(allow_null=True)
     provider = serializers.CharField()
+
+
+# "from" is a Python keyword, so the run's shape is declared inline rather than as a class.
+AvailabilityRangeSerializer = inline_serializer(
+    "AvailabilityRange",
+    {
+        "from": serializers.DateTimeField(help_text="The first bookable start of the run (clinic's zone)"),
+        "to": serializers.DateTimeField(help_text="The last bookable start of the run, inclusive"),
+        "step": serializers.IntegerField(help_text="Minutes between bookable starts within the run"),
+    },
+)
+
+
+class AvailabilityDaySerializer(serializers.Serializer):
+    """Documentation of one clinic-day of the compact answer (rendered by `clinic_day_dict`)."""
+
+    location = serializers.CharField()
+    date = serializers.DateField(help_text="The clinic's local day")
+    ranges = type(AvailabilityRangeSerializer)(many=True)
 
 
 class AppointmentBookSerializer(StrictSerializer):
@@ -218,4 +237,12 @@ def window_dict(window) -> dict:
         "location": window.location.public_id,
         "chair": window.chair.public_id if window.chair else None,
         "provider": window.provider.public_id,
+    }
+
+
+def clinic_day_dict(day, step_minutes: int) -> dict:
+    return {
+        "location": day.location.public_id,
+        "date": day.day.isoformat(),
+        "ranges": [{"from": a.isoformat(), "to": b.isoformat(), "step": step_minutes} for a, b in day.ranges],
     }

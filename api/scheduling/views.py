@@ -23,6 +23,16 @@ from api.viewsets import ScopedViewSet
 from services.scheduling import selectors, services
 from services.scheduling.models import Appointment, AppointmentStatus
 
+AVAILABILITY_PARAMETERS = [
+    OpenApiParameter("service", str, required=True),
+    OpenApiParameter("start", str, required=True, description="ISO 8601 with offset"),
+    OpenApiParameter("end", str, required=True, description="ISO 8601 with offset; at most 31 days on"),
+    OpenApiParameter(
+        "location", str, many=True, description="repeatable; default: every clinic you book for"
+    ),
+    OpenApiParameter("step", int, description="slot step in minutes (default 15)"),
+]
+
 
 class AvailabilityViewSet(ScopedViewSet):
     """Windows in which a service can be booked now, across the requested clinics."""
@@ -33,24 +43,7 @@ class AvailabilityViewSet(ScopedViewSet):
     def get_queryset(self):  # nothing to look up by id here; the schema generator asks anyway
         return Appointment.objects.none()
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("service", str, required=True),
-            OpenApiParameter("start", str, required=True, description="ISO 8601 with offset"),
-            OpenApiParameter(
-                "end", str, required=True, description="ISO 8601 with offset; at most 31 days on"
-            ),
-            OpenApiParameter(
-                "location", str, many=True, description="repeatable; default: every clinic you book for"
-            ),
-            OpenApiParameter("step", int, description="slot step in minutes (default 15)"),
-        ],
-        responses={
-            200: unpaged_schema("AvailabilityList", s.AvailabilityWindowSerializer),
-            **rejects({400: "end is not after start, the range is over 31 days, or no such service"}),
-        },
-    )
-    def list(self, request):
+    def _query(self, request) -> dict:
         params = request.query_params
         data = {key: params.get(key) for key in params if key != "location"}
         if "location" in params:
@@ -59,7 +52,17 @@ class AvailabilityViewSet(ScopedViewSet):
             ]
         query = s.AvailabilityQuerySerializer(data=QueryParams(data))
         query.is_valid(raise_exception=True)
-        q = query.validated_data
+        return query.validated_data
+
+    @extend_schema(
+        parameters=AVAILABILITY_PARAMETERS,
+        responses={
+            200: unpaged_schema("AvailabilityList", s.AvailabilityWindowSerializer),
+            **rejects({400: "end is not after start, the range is over 31 days, or no such service"}),
+        },
+    )
+    def list(self, request):
+        q = self._query(request)
         windows = selectors.availability_list(
             scope=self.scope,
             service_id=q["service"],
@@ -69,6 +72,28 @@ class AvailabilityViewSet(ScopedViewSet):
             step=timedelta(minutes=q["step"]),
         )
         return Response(unpaged([s.window_dict(w) for w in windows]))
+
+    @extend_schema(
+        parameters=AVAILABILITY_PARAMETERS,
+        responses={
+            200: unpaged_schema("AvailabilityRangesList", s.AvailabilityDaySerializer),
+            **rejects({400: "end is not after start, the range is over 31 days, or no such service"}),
+        },
+    )
+    @action(detail=False, methods=["get"])
+    def ranges(self, request):
+        """The same bookable starts as the list, compact: per clinic and local day, runs of starts
+        `{from, to, step}` (every `step` minutes from `from` to `to` inclusive). See docs/availability.md."""
+        q = self._query(request)
+        days = selectors.availability_ranges(
+            scope=self.scope,
+            service_id=q["service"],
+            start=q["start"],
+            end=q["end"],
+            location_ids=q["location"],
+            step=timedelta(minutes=q["step"]),
+        )
+        return Response(unpaged([s.clinic_day_dict(day, q["step"]) for day in days]))
 
 
 class AppointmentPagination(CreatedCursorPagination):

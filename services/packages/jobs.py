@@ -19,13 +19,17 @@ from services.packages.services import credits, fees
 
 REASK_AFTER = timedelta(minutes=10)
 
+# The plan check is a probe by primary key per due installment (`OFFSET 0` keeps it a SubPlan), so
+# the cost stays linear in the due installments whatever the statistics say (issue 18;
+# tests/recalls/test_scan_plans.py reads the plan).
 _DUE_SQL = """
 UPDATE packages_installment i SET enqueued_at = %(now)s
 WHERE i.id IN (
     SELECT i2.id FROM packages_installment i2
-    JOIN packages_paymentplan p ON p.id = i2.plan_id AND p.status = 'active'
     WHERE i2.status IN ('scheduled', 'failed') AND i2.next_attempt_at <= %(now)s
       AND (i2.enqueued_at IS NULL OR i2.enqueued_at < %(reask)s)
+      AND EXISTS (
+            SELECT 1 FROM packages_paymentplan p WHERE p.id = i2.plan_id AND p.status = 'active' OFFSET 0)
     ORDER BY i2.next_attempt_at, i2.id
     LIMIT %(limit)s
     FOR UPDATE OF i2 SKIP LOCKED

@@ -26,10 +26,17 @@ from django.db import connection, transaction
 from services.core import clock
 from services.recalls.event_names import RECALL_OPENED
 from services.recalls.models import MaintenancePlan, Recall, RecallPolicy
-from services.scheduling.availability import MAX_SESSION
 
 # The patient may be recalled (the caller adds which plans and what is due). Any future booking
 # counts, not only a treatment: the patient is coming in and the desk will see them.
+#
+# The future-booking check is a probe, one lookup per candidate plan in `appt_live_by_patient` (the
+# booked and checked-in sessions by patient and end: small, so it stays in memory). `OFFSET 0` keeps
+# PostgreSQL from turning it into an anti-join whose method it would choose from row estimates: on a
+# cold table (never analyzed, or analyzed before this week's bookings) it estimated ~1 future booking
+# and chose a nested-loop anti-join over all of them for every plan, 390 M row pairs (issue 18). As a
+# probe the work is linear in the candidates whatever the statistics say; the patient is joined on
+# its primary key, which no plan can make quadratic (tests/recalls/test_scan_plans.py).
 _ELIGIBLE = """
       p.phase IN ('maintenance', 'booster_only')
   AND p.recall_consent
@@ -37,14 +44,13 @@ _ELIGIBLE = """
   AND pt.archived_at IS NULL
   AND NOT EXISTS (
         SELECT 1 FROM scheduling_appointment a
-        WHERE a.patient_id = p.patient_id AND a.status IN ('booked', 'checked_in')
-          AND a."end" > %(now)s AND a.start > %(session_start)s)
+        WHERE a.patient_id = p.patient_id AND a.status IN ('booked', 'checked_in') AND a."end" > %(now)s
+        OFFSET 0)
 """
-# (`a.start > now - the longest session` is implied by `end > now`; it lets the probe read the
-# patient's (patient, start) index from now on instead of every past session.)
 
 # Each clinic's bound (its today plus its lead time) first, so the plans are read as one index range
-# per clinic (`plan_due_scan`: home clinic, due date).
+# per clinic (`plan_due_scan`: home clinic, due date) or in one pass, as the planner sees fit: joins
+# to the clinics' bounds (a few dozen rows) and to the patient by primary key are linear either way.
 _DUE_BY_SCAN = f"""
 WITH bounds AS MATERIALIZED (
     SELECT l.id AS location_id,
@@ -90,11 +96,13 @@ made AS (
     RETURNING id, organization_id, patient_id, location_id, plan_id, kind, due_date, checkin_id
 ),
 marked AS (
-    -- A booster from a check-in is not the plan's due date: only the scan's recalls record it.
+    -- A booster from a check-in is not the plan's due date: only the scan's recalls record it (the
+    -- scan's due date is the plan's `next_due_date`, read in this same statement). The plans are
+    -- found by primary key, one probe per recall made, never a pass over every plan.
     UPDATE recalls_maintenanceplan p
     SET recall_open = true,
-        recalled_due_date = CASE WHEN m.checkin_id IS NULL THEN m.due_date ELSE p.recalled_due_date END
-    FROM made m WHERE p.id = m.plan_id
+        recalled_due_date = CASE WHEN %(booster)s THEN p.recalled_due_date ELSE p.next_due_date END
+    WHERE p.id = ANY(ARRAY(SELECT plan_id FROM made))
 ),
 events AS (
     INSERT INTO core_outboxevent (event_id, name, organization_id, payload, occurred_at, dispatched_at,
@@ -123,7 +131,6 @@ def _params(now: datetime | None, **extra) -> dict:
     lead = RecallPolicy._meta.get_field("lead_time_days").get_default()
     return {
         "now": now,
-        "session_start": now - MAX_SESSION,
         "default_lead": lead,
         "recall_opened": RECALL_OPENED,
         **extra,
@@ -139,7 +146,7 @@ def recalls_scan(
     `local_date` is the clinic's "today" (the morning being handled); without it, each clinic's
     today in its own zone at `now`. One statement; safe to run again at any time.
     """
-    params = _params(now, locations=sorted(location_ids), today=local_date)
+    params = _params(now, locations=sorted(location_ids), today=local_date, booster=False)
     with connection.cursor() as cursor:
         # Two scans of one clinic at once would insert the same patients in their own orders and could
         # deadlock on the unique index; one at a time, the second finds nothing left (ids in order).
@@ -170,7 +177,7 @@ def recall_open_booster(
 ) -> Recall | None:
     """A booster recall for this plan now, under the same rule as the scan; None when the patient is
     not recallable (booked already, recall open, opted out, discharged) or one was made today."""
-    params = _params(now, plan=plan.pk, reason=reason, today=today, checkin=checkin_id)
+    params = _params(now, plan=plan.pk, reason=reason, today=today, checkin=checkin_id, booster=True)
     with connection.cursor() as cursor:
         cursor.execute(_OPEN.format(due=_DUE_BOOSTER), params)
         row = cursor.fetchone()

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SchedulingConfig(AppConfig):
     name = "services.scheduling"
     label = "scheduling"
+
+    def ready(self):
+        from services.scheduling import signals
+
+        signals.connect()

@@ -18,13 +18,15 @@ Rules, per clinic:
   and a prescriber (services/clinical/gates.py) on shift there, licensed in its state, for all of it.
 """
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import BigIntegerField, Func, Q
+from django.db.models import BigIntegerField, Func, Q, TextField
+from django.db.models.functions import Cast
 
 from services.clinical.gates import needs_prescriber, prescriber_roles
 from services.clinics.models import MONITORING_ROLES, Chair, Location, Service, Shift
@@ -252,6 +254,8 @@ def load_plans(
     if service.provider_roles:
         shifts = shifts.filter(provider__role__in=roles)
     # A shift rounds inwards, a booking outwards: a fraction of a second never makes a window.
+    # Licences travel as text and are decoded once per provider, not as JSON on every shift row;
+    # their expiry is worked out once per provider and clinic.
     shift_rows = shifts.order_by("provider__name", "provider_id", "start").values_list(
         "location_id",
         _ceil("start"),
@@ -260,14 +264,19 @@ def load_plans(
         "provider__public_id",
         "provider__name",
         "provider__role",
-        "provider__licences",
+        Cast("provider__licences", TextField()),
     )
     providers: dict[int, dict[int, Resource]] = {pk: {} for pk in loc_ids}
     nurse_shifts: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
     rx_shifts: dict[int, list[iv.Interval]] = {pk: [] for pk in loc_ids}
     by_provider: dict[int, list[Resource]] = {}
+    valid_until: dict[tuple[int, int], int | None] = {}
     for location_id, start, end, pk, public_id, name, role, licences in shift_rows:
-        until = licence_valid_until(licences, by_id[location_id].state, zones[location_id])
+        if (pk, location_id) not in valid_until:
+            valid_until[pk, location_id] = licence_valid_until(
+                json.loads(licences) if licences else [], by_id[location_id].state, zones[location_id]
+            )
+        until = valid_until[pk, location_id]
         if until is None:
             continue
         piece = (start, min(end, until))

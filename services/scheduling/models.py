@@ -128,6 +128,14 @@ class Appointment(PublicIdModel):
             models.Index(fields=["provider", "start"], name="appt_provider_start"),
             models.Index(fields=["patient", "start"], name="appt_patient_start"),
             models.Index(fields=["organization", "start", "id"], name="appt_org_start"),
+            # "Has this patient a live booking from now on?", asked once per candidate by the daily
+            # scans (recall scan): a small index of booked and checked-in sessions only, so the
+            # probe stays in memory and rarely touches the table, however long the history grows.
+            models.Index(
+                fields=["patient", "end"],
+                name="appt_live_by_patient",
+                condition=Q(status__in=["booked", "checked_in"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -11,22 +11,17 @@ from services.core.errors import InvalidInput
 from services.organizations.access import access_roles
 from services.organizations.scope import Scope
 from services.scheduling.models import Appointment, AppointmentStatus
+from services.scheduling.ranges import ClinicDay, find_start_ranges
 from services.scheduling.slots import Window, find_windows
 
 # Who may book, and so who may ask where there is room.
 BOOKING_ROLES = access_roles("availability")
 
 
-def availability_list(
-    *,
-    scope: Scope,
-    service_id: str,
-    start: datetime,
-    end: datetime,
-    location_ids: Iterable[str] = (),
-    step: timedelta = timedelta(minutes=15),
-) -> list[Window]:
-    """Windows bookable now for `service` at the requested clinics (default: all the caller books for)."""
+def _availability_subject(
+    scope: Scope, service_id: str, location_ids: Iterable[str]
+) -> tuple[Service | None, list[Location]]:
+    """The service and the clinics an availability question is about (None/[]: nothing to offer)."""
     service = Service.objects.filter(organization=scope.organization, public_id=service_id).first()
     if service is None:
         raise InvalidInput("No such service.", field="service")
@@ -40,8 +35,42 @@ def availability_list(
     else:
         locations = list(locations)
     if not service.active or not locations:
+        return None, []
+    return service, locations
+
+
+def availability_list(
+    *,
+    scope: Scope,
+    service_id: str,
+    start: datetime,
+    end: datetime,
+    location_ids: Iterable[str] = (),
+    step: timedelta = timedelta(minutes=15),
+) -> list[Window]:
+    """Windows bookable now for `service` at the requested clinics (default: all the caller books for)."""
+    service, locations = _availability_subject(scope, service_id, location_ids)
+    if service is None:
         return []
     return find_windows(
+        service=service, locations=locations, start=start, end=end, step=step, now=clock.now()
+    )
+
+
+def availability_ranges(
+    *,
+    scope: Scope,
+    service_id: str,
+    start: datetime,
+    end: datetime,
+    location_ids: Iterable[str] = (),
+    step: timedelta = timedelta(minutes=15),
+) -> list[ClinicDay]:
+    """The same starts as `availability_list`, as runs per clinic-day (services/scheduling/ranges.py)."""
+    service, locations = _availability_subject(scope, service_id, location_ids)
+    if service is None:
+        return []
+    return find_start_ranges(
         service=service, locations=locations, start=start, end=end, step=step, now=clock.now()
     )
 

@@ -21,6 +21,7 @@ from services.core.audit import audit_record
 from services.core.errors import Conflict, RuleViolation
 from services.core.outbox import event_record
 from services.patients.selectors import screening_block_reason
+from services.scheduling.free_time_cache import availability_changed
 from services.waitlist.capacity import free_windows, spravato_service
 from services.waitlist.courses import ANY_TIME, CourseFinder, Preferences, Session
 from services.waitlist.event_names import WAITLIST_OFFER_MADE
@@ -139,6 +140,7 @@ def offer_create(
                 )
                 for s in sorted(course, key=lambda s: s.start)
             )
+            availability_changed(location_ids=[location.pk], provider_ids={s.provider_id for s in course})
             locked.status = EntryStatus.OFFERED
             locked.save(update_fields=["status", "updated_at"])
     except IntegrityError as exc:

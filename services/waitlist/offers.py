@@ -14,6 +14,7 @@ from services.core import clock
 from services.core.audit import audit_record
 from services.core.errors import Conflict
 from services.core.outbox import event_record
+from services.scheduling.free_time_cache import availability_changed
 from services.scheduling.services.courses import CourseSession, appointment_series_book_sessions
 from services.waitlist.event_names import WAITLIST_CAPACITY_RELEASED, WAITLIST_OFFER_ACCEPTED
 from services.waitlist.models import (
@@ -35,12 +36,20 @@ def _locked_offer(offer: WaitlistOffer) -> WaitlistOffer:
     )
 
 
+def _holds_release(offer: WaitlistOffer) -> None:
+    """Free the offer's active holds (a bulk update: no model signal, so availability is told here)."""
+    holds = CapacityHold.objects.filter(offer=offer, active=True)
+    providers = list(holds.values_list("provider_id", flat=True))
+    if holds.update(active=False):
+        availability_changed(location_ids=[offer.location_id], provider_ids=providers)
+
+
 def _release(offer: WaitlistOffer, status: str, reason: str, *, back_to_waiting: bool) -> None:
     """Close an open offer, free its holds and hand the capacity on."""
     now = clock.now()
     offer.status, offer.responded_at, offer.close_reason = status, now, reason[:200]
     offer.save(update_fields=["status", "responded_at", "close_reason", "updated_at"])
-    CapacityHold.objects.filter(offer=offer, active=True).update(active=False)
+    _holds_release(offer)
     if back_to_waiting:
         WaitlistEntry.objects.filter(pk=offer.entry_id, status=EntryStatus.OFFERED).update(
             status=EntryStatus.WAITING, updated_at=now
@@ -70,7 +79,7 @@ def waitlist_offer_accept(*, user, offer: WaitlistOffer) -> WaitlistOffer:
         .select_related("chair", "provider")
         .order_by("start")
     )
-    CapacityHold.objects.filter(offer=offer, active=True).update(active=False)
+    _holds_release(offer)
     # The course rules, the patient's REMS enrolment and every booking rule apply, all or nothing.
     series = appointment_series_book_sessions(
         actor=user,

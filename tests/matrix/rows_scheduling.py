@@ -112,6 +112,13 @@ def completion(w) -> dict:
 
 ROWS = [
     Row("availability.list", "get", availability_path, BOOKERS, names_object=False),
+    Row(
+        "availability.ranges",
+        "get",
+        lambda w: availability_path(w).replace("/availability?", "/availability/ranges?"),
+        BOOKERS,
+        names_object=False,
+    ),
     Row("appointments.list", "get", lambda w: "/api/v1/appointments", EVERYONE, names_object=False),
     Row("appointments.get", "get", appointment_path("sched_booked"), EVERYONE),
     Row(
