@@ -16,6 +16,8 @@ from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
 from api.clinics.providers import ProviderViewSet
 from api.clinics.shifts import ShiftViewSet
+from api.controlled import movements as controlled_moves
+from api.controlled import views as controlled_views
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
@@ -85,6 +87,20 @@ router.register("maintenance-plans", recall_plans.MaintenancePlanViewSet, basena
 router.register("recall-policies", recall_plans.RecallPolicyViewSet, basename="recall-policy")
 router.register("clinical-policies", ClinicalPolicyViewSet, basename="clinical-policy")
 router.register("check-ins", recall_checkins.CheckInViewSet, basename="check-in")
+router.register("controlled-substances/lots", controlled_views.LotViewSet, basename="controlled-lot")
+router.register("controlled-substances/balances", controlled_views.BalanceViewSet, "controlled-balance")
+router.register(
+    "controlled-substances/discrepancies", controlled_views.DiscrepancyViewSet, "controlled-discrepancy"
+)
+router.register("controlled-substances/receipts", controlled_moves.ReceiptViewSet, "controlled-receipt")
+router.register(
+    "controlled-substances/administrations",
+    controlled_moves.AdministrationViewSet,
+    "controlled-administration",
+)
+router.register("controlled-substances/waste", controlled_moves.WasteViewSet, "controlled-waste")
+router.register("controlled-substances/transfers", controlled_moves.TransferViewSet, "controlled-transfer")
+router.register("controlled-substances/counts", controlled_moves.CountViewSet, "controlled-count")
 router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
 router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")
 
