@@ -2,10 +2,12 @@
 lookups of a body's clinic and lot (404 naming the field for one outside the caller's reach)."""
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from api.pagination import CreatedCursorPagination
+from api.schema import rejects
 from api.viewsets import ScopedViewSet
 from services.clinics.models import Location
 from services.clinics.selectors import location_get
@@ -15,8 +17,14 @@ from services.organizations.access import access_roles
 
 ACCESS = "controlled_substances"
 LOCATION = OpenApiParameter("location", str, description="A clinic id: only this clinic's records.")
-SINCE = OpenApiParameter("since", str, description="ISO 8601 time with an offset: from this time on.")
-UNTIL = OpenApiParameter("until", str, description="ISO 8601 time with an offset: before this time.")
+SINCE = OpenApiParameter(
+    "since", OpenApiTypes.DATETIME, description="From this time on (ISO 8601, with offset)."
+)
+UNTIL = OpenApiParameter(
+    "until", OpenApiTypes.DATETIME, description="Before this time (ISO 8601, with offset)."
+)
+# Lists with a time filter answer 400 for a time without an offset or not a time at all.
+TIME_REFUSED = rejects({400: "since or until is not an ISO 8601 time with an offset"})
 
 
 class NewestFirst(CreatedCursorPagination):

@@ -8,7 +8,7 @@ from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from api.controlled import shapes
-from api.controlled.common import LOCATION, SINCE, UNTIL, ControlledViewSet
+from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, UNTIL, ControlledViewSet
 from api.controlled.render import audit_reads, count_dict, entry_dict, transfer_dict
 from api.schema import rejects
 from services.controlled import counts as count_services
@@ -77,7 +77,7 @@ class ReceiptViewSet(EntryViewSet):
 
     kinds, label = (EntryKind.RECEIPT,), "receipts"
 
-    @extend_schema(parameters=ENTRY_FILTERS, responses=shapes.EntryShape(many=True))
+    @extend_schema(parameters=ENTRY_FILTERS, responses={200: shapes.EntryShape(many=True), **TIME_REFUSED})
     def list(self, request, *args, **kwargs):
         return self._list(request)
 
@@ -108,7 +108,7 @@ class AdministrationViewSet(EntryViewSet):
 
     kinds, label = (EntryKind.ADMINISTRATION,), "administrations"
 
-    @extend_schema(parameters=ENTRY_FILTERS, responses=shapes.EntryShape(many=True))
+    @extend_schema(parameters=ENTRY_FILTERS, responses={200: shapes.EntryShape(many=True), **TIME_REFUSED})
     def list(self, request, *args, **kwargs):
         return self._list(request)
 
@@ -139,7 +139,7 @@ class WasteViewSet(EntryViewSet):
 
     kinds, label = (EntryKind.WASTE,), "waste"
 
-    @extend_schema(parameters=ENTRY_FILTERS, responses=shapes.EntryShape(many=True))
+    @extend_schema(parameters=ENTRY_FILTERS, responses={200: shapes.EntryShape(many=True), **TIME_REFUSED})
     def list(self, request, *args, **kwargs):
         return self._list(request)
 

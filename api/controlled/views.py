@@ -6,7 +6,7 @@ from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.controlled.common import LOCATION, SINCE, ControlledViewSet
+from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, ControlledViewSet
 from api.controlled.render import audit_reads, balance_dict, discrepancy_dict, entry_dict, lot_dict
 from api.controlled.shapes import BalanceShape, DiscrepancyShape, EntryShape, LotShape
 from api.pagination import unpaged, unpaged_schema
@@ -57,7 +57,7 @@ class LotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledVie
         audit_reads(self, "controlled.lot.read", object_id=lot.public_id, location_id=lot.location_id)
         return Response(lot_dict(lot))
 
-    @extend_schema(responses=EntryShape(many=True), parameters=[SINCE])
+    @extend_schema(responses={200: EntryShape(many=True), **TIME_REFUSED}, parameters=[SINCE])
     @action(detail=True, methods=["get"])
     def entries(self, request, id=None):
         """The lot's log, newest first: every receipt, dose, waste and transfer with the balance after it."""
@@ -76,6 +76,7 @@ class BalanceViewSet(ControlledViewSet):
     """Stock on hand per clinic and drug (one row each), from the lots' balances."""
 
     queryset = Lot.objects.none()
+    pagination_class = None  # one row per clinic and drug
 
     @extend_schema(parameters=[LOCATION], responses=unpaged_schema("ControlledBalanceList", BalanceShape))
     def list(self, request, *args, **kwargs):
@@ -95,7 +96,7 @@ class DiscrepancyViewSet(mixins.ListModelMixin, ControlledViewSet):
 
     queryset = CountLine.objects.none()
 
-    @extend_schema(parameters=[LOCATION, SINCE], responses=DiscrepancyShape(many=True))
+    @extend_schema(parameters=[LOCATION, SINCE], responses={200: DiscrepancyShape(many=True), **TIME_REFUSED})
     def list(self, request, *args, **kwargs):
         location_id = self.location_id_param()
         lines = selectors.discrepancy_list(
