@@ -3,7 +3,7 @@ three in four IV ketamine at 40 mg, one in four Spravato at two devices), each c
 ketamine and 24 Spravato lots and a monthly count. wrk runs in a separate process against gunicorn;
 a trivial authenticated endpoint (GET one location) is measured in the same run, rounds interleaved.
 
-    python bench/controlled_balance.py [--rounds 3] [--seconds 8] [--connections 2]
+    python bench/controlled_balance.py [--rounds 3] [--seconds 8] [--connections 2] [--rebuild]
 
 Without DATABASE_URL it starts the project's embedded stack and uses a database of its own,
 `chairside_bench_controlled`, built once with set-based INSERT ... SELECT; every administration
@@ -29,6 +29,8 @@ if not os.environ.get("DATABASE_URL"):
 
     STACK = Stack()
     env = STACK.start()
+    if "--rebuild" in sys.argv:
+        STACK.pg.psql("DROP DATABASE IF EXISTS chairside_bench_controlled;")
     if "chairside_bench_controlled" not in STACK.pg.psql("SELECT datname FROM pg_database;"):
         STACK.pg.psql("CREATE DATABASE chairside_bench_controlled;")
     env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + "/chairside_bench_controlled"
@@ -71,10 +73,10 @@ def build() -> dict:
         )
         StaffRole.objects.create(user=admin, role=Role.ORG_ADMIN)
         iv = Service.objects.create(
-            organization=org, code="iv_ketamine", name="IV ketamine", chair_minutes=120
+            organization=org, code="iv_ketamine", name="IV ketamine", chair_minutes=120, price_amount=45000
         )
         spravato = Service.objects.create(
-            organization=org, code="spravato", name="Spravato", chair_minutes=120
+            organization=org, code="spravato", name="Spravato", chair_minutes=120, price_amount=90000
         )
         p = {"org": org.pk, "iv": iv.pk, "spr": spravato.pk, "admin": admin.pk}
         steps = [
@@ -123,7 +125,7 @@ def build() -> dict:
                               WHERE organization_id = %(org)s),
                      gen AS (SELECT i, i %% {CLINICS} AS c, (i / {CLINICS}) %% {DAYS} AS d,
                                     i / ({CLINICS} * {DAYS}) AS k FROM generate_series(0, {SESSIONS - 1}) i)
-                SELECT %(org)s, pat.id, CASE WHEN g.i %% 4 = 3 THEN %(spr)s ELSE %(iv)s END,
+                SELECT %(org)s, pat.id, CASE WHEN (g.i / {CLINICS}) %% 4 = 3 THEN %(spr)s ELSE %(iv)s END,
                        l.id, ch.id, pr.id,
                        (date '2030-01-01' + g.d + time '08:00') AT TIME ZONE 'America/Chicago',
                        (date '2030-01-01' + g.d + time '10:00') AT TIME ZONE 'America/Chicago',
@@ -223,10 +225,11 @@ def build() -> dict:
             ["organization_id", "location_id", "counted_by_id", "counted_at", "public_id"],
             p,
         )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "ANALYZE controlled_lot, controlled_entry, controlled_count, scheduling_appointment"
-            )
+    with connection.cursor() as cursor:
+        # Every dose updated its lot's row; autovacuum would clear the old versions in service.
+        cursor.execute(
+            "VACUUM ANALYZE controlled_lot, controlled_entry, controlled_count, scheduling_appointment"
+        )
     print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
     return {"org": org, "admin": admin}
 
@@ -255,6 +258,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--rebuild", action="store_true", help="drop the bench database and build it again")
     args = parser.parse_args()
     data = build()
     print(verify(data["org"]), flush=True)

@@ -31,6 +31,12 @@ class NewestFirst(CreatedCursorPagination):
     ordering = ("-created_at", "-id")
 
 
+class LogOrder(CreatedCursorPagination):
+    """The log newest first by when it happened (indexed per clinic, kind and time)."""
+
+    ordering = ("-at", "-id")
+
+
 class ControlledViewSet(ScopedViewSet):
     access = ACCESS
     filter_backends = []

@@ -8,7 +8,7 @@ from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from api.controlled import shapes
-from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, UNTIL, ControlledViewSet
+from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, UNTIL, ControlledViewSet, LogOrder
 from api.controlled.render import audit_reads, count_dict, entry_dict, transfer_dict
 from api.schema import rejects
 from services.controlled import counts as count_services
@@ -22,13 +22,15 @@ QUANTITY_RULES = "the quantity is not above zero, is not whole for devices, or w
 class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledViewSet):
     """Entries of one kind, newest first; subclasses set `kinds` and implement `record`."""
 
+    pagination_class = LogOrder
+
     kinds: tuple[str, ...] = ()
     label = ""
 
     def get_queryset(self):
         return super().get_queryset().filter(kind__in=self.kinds)
 
-    queryset = Entry.objects.select_related(*selectors.ENTRY_RELATED)
+    queryset = Entry.objects.all()
 
     def _list(self, request):
         location_id = self.location_id_param()
@@ -55,12 +57,12 @@ class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledV
     def _retrieve(self):
         entry = self.get_object()
         action = f"controlled.{self.label}.read"
-        audit_reads(self, action, object_id=entry.public_id, location_id=entry.location_id, entries=[entry])
-        return Response(entry_dict(entry))
+        row = selectors.entry_row(entry_id=entry.pk)
+        audit_reads(self, action, object_id=entry.public_id, location_id=entry.location_id, entries=[row])
+        return Response(entry_dict(row))
 
     def _created(self, entry) -> Response:
-        entry = Entry.objects.select_related(*selectors.ENTRY_RELATED).get(pk=entry.pk)
-        return Response(entry_dict(entry), status=status.HTTP_201_CREATED)
+        return Response(entry_dict(selectors.entry_row(entry_id=entry.pk)), status=status.HTTP_201_CREATED)
 
 
 ENTRY_FILTERS = [

@@ -1,6 +1,8 @@
 """Dicts for the controlled-substance responses (described by api/controlled/shapes.py), and the
 audit of who read the log."""
 
+from types import SimpleNamespace
+
 from services.controlled.audit import log_reads_audit
 from services.controlled.models import SCHEDULE
 from services.patients.services import patient_reads_audit
@@ -36,31 +38,41 @@ def lot_dict(lot) -> dict:
     }
 
 
-def entry_dict(entry) -> dict:
-    appointment = entry.appointment
+def _pair(row: dict, prefix: str, name: str = "name") -> dict | None:
+    public_id = row[f"{prefix}__public_id"]
+    return None if public_id is None else {"id": public_id, "name": row[f"{prefix}__{name}"]}
+
+
+def entry_dict(row: dict) -> dict:
+    """One log line from a row of selectors.ENTRY_VALUES."""
     return {
-        "id": entry.public_id,
-        "kind": entry.kind,
-        "lot": lot_ref(entry.lot),
-        "location": ref(entry.location),
-        "quantity": entry.quantity,
-        "balance_after": entry.balance_after,
-        "at": iso(entry.at),
-        "recorded_by": ref(entry.recorded_by),
-        "witness": ref(entry.witness),
-        "appointment": None
-        if appointment is None
-        else {
-            "id": appointment.public_id,
-            "service": appointment.service.code,
-            "start": iso(appointment.start),
-            "patient": ref(appointment.patient),
+        "id": row["public_id"],
+        "kind": row["kind"],
+        "lot": {
+            "id": row["lot__public_id"],
+            "lot_number": row["lot__lot_number"],
+            "drug": row["lot__drug"],
+            "unit": row["lot__unit"],
         },
-        "transfer": entry.transfer.public_id if entry.transfer_id else None,
-        "supplier": entry.supplier,
-        "reference": entry.reference,
-        "reason": entry.reason,
-        "note": entry.note,
+        "location": _pair(row, "location"),
+        "quantity": row["quantity"],
+        "balance_after": row["balance_after"],
+        "at": iso(row["at"]),
+        "recorded_by": _pair(row, "recorded_by"),
+        "witness": _pair(row, "witness"),
+        "appointment": None
+        if row["appointment__public_id"] is None
+        else {
+            "id": row["appointment__public_id"],
+            "service": row["appointment__service__code"],
+            "start": iso(row["appointment__start"]),
+            "patient": _pair(row, "appointment__patient"),
+        },
+        "transfer": row["transfer__public_id"],
+        "supplier": row["supplier"],
+        "reference": row["reference"],
+        "reason": row["reason"],
+        "note": row["note"],
     }
 
 
@@ -130,7 +142,8 @@ def balance_dict(row: dict) -> dict:
 
 
 def audit_reads(view, action: str, *, object_id: str, location_id: int | None, entries=()) -> None:
-    """One audit row for the read of the log, plus one per patient whose session appears."""
+    """One audit row for the read of the log, plus one per patient whose session appears in
+    `entries` (rows of selectors.ENTRY_VALUES)."""
     user = view.request.user
     log_reads_audit(
         actor=user,
@@ -139,6 +152,14 @@ def audit_reads(view, action: str, *, object_id: str, location_id: int | None, e
         object_id=object_id,
         location_id=location_id,
     )
-    patients = {e.appointment.patient.public_id: e.appointment.patient for e in entries if e.appointment_id}
+    patients = {
+        row["appointment__patient__public_id"]: SimpleNamespace(
+            public_id=row["appointment__patient__public_id"],
+            organization_id=row["appointment__patient__organization_id"],
+            home_location_id=row["appointment__patient__home_location_id"],
+        )
+        for row in entries
+        if row["appointment__public_id"] is not None
+    }
     if patients:
         patient_reads_audit(actor=user, patients=list(patients.values()), action=action)

@@ -6,7 +6,7 @@ from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, ControlledViewSet
+from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, ControlledViewSet, LogOrder
 from api.controlled.render import audit_reads, balance_dict, discrepancy_dict, entry_dict, lot_dict
 from api.controlled.shapes import BalanceShape, DiscrepancyShape, EntryShape, LotShape
 from api.pagination import unpaged, unpaged_schema
@@ -58,7 +58,7 @@ class LotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledVie
         return Response(lot_dict(lot))
 
     @extend_schema(responses={200: EntryShape(many=True), **TIME_REFUSED}, parameters=[SINCE])
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=LogOrder)
     def entries(self, request, id=None):
         """The lot's log, newest first: every receipt, dose, waste and transfer with the balance after it."""
         lot = self.get_object()

@@ -72,7 +72,13 @@ class Lot(PublicIdModel):
                 name="controlled_lot_unit_of_drug",
             ),
         ]
-        indexes = [models.Index(fields=["location", "drug", "expires_on"])]
+        indexes = [
+            models.Index(fields=["location", "drug", "expires_on"]),
+            # Stock on hand: years of emptied lots stay on record but out of the balances' way.
+            models.Index(
+                fields=["organization", "location"], condition=Q(balance__gt=0), name="controlled_lot_on_hand"
+            ),
+        ]
 
 
 class Transfer(PublicIdModel):
@@ -154,6 +160,7 @@ class Entry(PublicIdModel):
         indexes = [
             models.Index(fields=["lot", "at"]),
             models.Index(fields=["location", "kind", "at"]),
+            models.Index(fields=["organization", "kind", "at"]),
             models.Index(
                 fields=["appointment"], condition=Q(appointment__isnull=False), name="controlled_entry_appt"
             ),

@@ -50,7 +50,37 @@ def lot_list(
     return lots
 
 
-ENTRY_RELATED = ("lot", "location", "recorded_by", "witness", "appointment__patient", "appointment__service")
+# What a log line shows, read as plain rows (a page of the log is built without model instances).
+ENTRY_VALUES = (
+    "id",
+    "public_id",
+    "kind",
+    "quantity",
+    "balance_after",
+    "at",
+    "supplier",
+    "reference",
+    "reason",
+    "note",
+    "lot__public_id",
+    "lot__lot_number",
+    "lot__drug",
+    "lot__unit",
+    "location__public_id",
+    "location__name",
+    "recorded_by__public_id",
+    "recorded_by__name",
+    "witness__public_id",
+    "witness__name",
+    "transfer__public_id",
+    "appointment__public_id",
+    "appointment__service__code",
+    "appointment__start",
+    "appointment__patient__public_id",
+    "appointment__patient__name",
+    "appointment__patient__organization_id",
+    "appointment__patient__home_location_id",
+)
 
 
 def entry_list(
@@ -63,8 +93,9 @@ def entry_list(
     appointment: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> QuerySet[Entry]:
-    entries = scope.filter(Entry.objects.select_related(*ENTRY_RELATED), wanted=wanted).filter(kind__in=kinds)
+) -> QuerySet:
+    """The log's lines as rows of ENTRY_VALUES."""
+    entries = scope.filter(Entry.objects.all(), wanted=wanted).filter(kind__in=kinds)
     if location_id is not None:
         entries = entries.filter(location_id=location_id)
     if lot:
@@ -75,7 +106,11 @@ def entry_list(
         entries = entries.filter(at__gte=since)
     if until is not None:
         entries = entries.filter(at__lt=until)
-    return entries
+    return entries.values(*ENTRY_VALUES)
+
+
+def entry_row(*, entry_id: int) -> dict:
+    return Entry.objects.filter(pk=entry_id).values(*ENTRY_VALUES).get()
 
 
 def session_administrations(*, appointment_id: int) -> QuerySet[Entry]:
@@ -116,16 +151,19 @@ def discrepancy_list(
     return lines
 
 
-BALANCES_SQL = f"""
+BALANCES_SQL = """
 SELECT loc.public_id, loc.name, lot.drug, lot.unit,
-       COALESCE(SUM(lot.balance) FILTER (WHERE NOT expired), 0) AS on_hand,
-       COUNT(*) FILTER (WHERE lot.balance > 0 AND NOT expired) AS lots_on_hand,
-       COALESCE(SUM(lot.balance) FILTER (WHERE expired), 0) AS expired_on_hand,
-       MIN(lot.expires_on) FILTER (WHERE lot.balance > 0 AND NOT expired) AS next_expiry,
-       (SELECT MAX(c.counted_at) FROM controlled_count c WHERE c.location_id = loc.id) AS last_counted_at
-FROM (SELECT controlled_lot.*, ({EXPIRED_SQL}) AS expired FROM controlled_lot
-      WHERE controlled_lot.organization_id = %s AND controlled_lot.balance > 0 {{where}}) AS lot
+       COALESCE(SUM(lot.balance) FILTER (WHERE NOT e.expired), 0) AS on_hand,
+       COUNT(*) FILTER (WHERE NOT e.expired) AS lots_on_hand,
+       COALESCE(SUM(lot.balance) FILTER (WHERE e.expired), 0) AS expired_on_hand,
+       MIN(lot.expires_on) FILTER (WHERE NOT e.expired) AS next_expiry,
+       MAX(counts.last_counted_at) AS last_counted_at
+FROM controlled_lot lot
 JOIN clinics_location loc ON loc.id = lot.location_id
+CROSS JOIN LATERAL (SELECT lot.expires_on < (%s::timestamptz AT TIME ZONE loc.timezone)::date AS expired) e
+LEFT JOIN (SELECT location_id, MAX(counted_at) AS last_counted_at FROM controlled_count
+           WHERE organization_id = %s GROUP BY location_id) counts ON counts.location_id = lot.location_id
+WHERE lot.organization_id = %s AND lot.balance > 0 {where}
 GROUP BY loc.id, loc.public_id, loc.name, lot.drug, lot.unit
 ORDER BY loc.name, loc.id, lot.drug
 """  # noqa: S608 - fixed SQL of ours; values are bound
@@ -134,14 +172,14 @@ ORDER BY loc.name, loc.id, lot.drug
 def balance_summary(*, scope: Scope, wanted: Iterable[str], location_id: int | None = None) -> list[dict]:
     """Per clinic and drug: stock on hand (usable), how many lots, stock past expiry awaiting
     disposal, the next expiry and the last count. One query, whatever the number of clinics."""
-    params: list = [clock.now(), scope.organization.pk]
+    params: list = [clock.now(), scope.organization.pk, scope.organization.pk]
     where = ""
     ids = scope.location_ids(wanted)
     if ids is not None:
-        where += " AND controlled_lot.location_id = ANY(%s)"
+        where += " AND lot.location_id = ANY(%s)"
         params.append(sorted(ids))
     if location_id is not None:
-        where += " AND controlled_lot.location_id = %s"
+        where += " AND lot.location_id = %s"
         params.append(location_id)
     with connection.cursor() as cursor:
         cursor.execute(BALANCES_SQL.format(where=where), params)

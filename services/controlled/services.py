@@ -49,6 +49,16 @@ def _event(name: str, entry: Entry, **extra) -> None:
     )
 
 
+def _lot_create(**fields) -> Lot:
+    """A new lot at a clinic; when a concurrent receipt or transfer made the same one first, that one."""
+    try:
+        with transaction.atomic():
+            return Lot.objects.create(**fields)
+    except IntegrityError:
+        keys = ("location", "drug", "lot_number")
+        return Lot.objects.get(**{k: fields[k] for k in keys})
+
+
 @transaction.atomic
 def lot_receive(
     *,
@@ -70,7 +80,7 @@ def lot_receive(
         raise RuleViolation("An expired lot cannot be received.", field="expires_on", code="lot-expired")
     lot = Lot.objects.filter(location=location, drug=drug, lot_number=lot_number).first()
     if lot is None:
-        lot = Lot.objects.create(
+        lot = _lot_create(
             organization_id=location.organization_id,
             location=location,
             drug=drug,
@@ -80,7 +90,7 @@ def lot_receive(
             expires_on=expires_on,
             supplier=supplier,
         )
-    elif lot.expires_on != expires_on:
+    if lot.expires_on != expires_on:
         raise RuleViolation(
             f"Lot {lot_number} is on record here with expiry {lot.expires_on.isoformat()}.",
             field="expires_on",
@@ -235,22 +245,18 @@ def waste_record(
 
 def _destination_lot_create(lot: Lot, to_location: Location) -> Lot:
     """The same lot number at the receiving clinic, made on its first transfer there."""
-    try:
-        with transaction.atomic():
-            return Lot.objects.create(
-                organization_id=lot.organization_id,
-                location=to_location,
-                drug=lot.drug,
-                unit=lot.unit,
-                product=lot.product,
-                lot_number=lot.lot_number,
-                expires_on=lot.expires_on,
-                supplier=lot.supplier,
-                source_lot=lot,
-            )
-    except IntegrityError:  # a concurrent transfer made it first
-        existing = Lot.objects.get(location=to_location, drug=lot.drug, lot_number=lot.lot_number)
-        return lots_lock([existing.pk])[existing.pk]
+    made = _lot_create(
+        organization_id=lot.organization_id,
+        location=to_location,
+        drug=lot.drug,
+        unit=lot.unit,
+        product=lot.product,
+        lot_number=lot.lot_number,
+        expires_on=lot.expires_on,
+        supplier=lot.supplier,
+        source_lot=lot,
+    )
+    return lots_lock([made.pk])[made.pk]
 
 
 @transaction.atomic

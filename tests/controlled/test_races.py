@@ -87,3 +87,13 @@ def test_racing_raw_inserts_are_held_by_postgresql_alone(location):
     )
     assert sum(isinstance(r, IntegrityError) for r in results) == RACERS - 3
     assert Lot.objects.get(pk=lot.pk).balance == 10
+
+
+def test_two_receipts_of_a_new_lot_at_once_make_one_lot_with_both(location):
+    nurse = keeper(location)
+    results = at_once(
+        *[lambda: received_lot(location, quantity=500, lot_number="NEW-1", actor=nurse) for _ in range(2)]
+    )
+    assert all(isinstance(r, Lot) for r in results), results
+    [lot] = Lot.objects.filter(lot_number="NEW-1")
+    assert lot.balance == 1000 and Entry.objects.filter(lot=lot, kind="receipt").count() == 2
