@@ -20,17 +20,15 @@ QUANTITY_RULES = "the quantity is not above zero, is not whole for devices, or w
 
 
 class EntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledViewSet):
-    """Entries of one kind, newest first; subclasses set `kinds` and implement `record`."""
+    """Entries of some kinds, newest first; subclasses set `kinds`, `label` and their `create`."""
 
+    queryset = Entry.objects.all()
     pagination_class = LogOrder
-
     kinds: tuple[str, ...] = ()
     label = ""
 
     def get_queryset(self):
         return super().get_queryset().filter(kind__in=self.kinds)
-
-    queryset = Entry.objects.all()
 
     def _list(self, request):
         location_id = self.location_id_param()

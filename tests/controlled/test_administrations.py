@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 
 from services.controlled.models import Entry, Lot
+from services.controlled.selectors import session_administrations
+from services.controlled.services import administration_record
 from services.core import clock
 from services.core.models import AuditEntry, OutboxEvent
 from tests.conftest import client_for
@@ -146,3 +148,15 @@ def test_a_string_quantity_is_malformed(nurse_client, vial_lot, location):
         format="json",
     )
     assert response.status_code == 400 and problem_field(response) == "quantity"
+
+
+def test_a_sessions_doses_are_read_by_its_record(nurse, vial_lot, location):
+    appointment, other = session(location), session(location)
+    administration_record(actor=nurse, lot=vial_lot, appointment=appointment.public_id, quantity=Decimal(20))
+    administration_record(actor=nurse, lot=vial_lot, appointment=appointment.public_id, quantity=Decimal(15))
+    administration_record(actor=nurse, lot=vial_lot, appointment=other.public_id, quantity=Decimal(40))
+    doses = session_administrations(appointment_id=appointment.pk)
+    assert [(d.lot.lot_number, d.quantity) for d in doses] == [
+        (vial_lot.lot_number, Decimal(20)),
+        (vial_lot.lot_number, Decimal(15)),
+    ]
