@@ -77,18 +77,20 @@ class ReceiptViewSet(EntryViewSet):
 
     kinds, label = (EntryKind.RECEIPT,), "receipts"
 
-    @extend_schema(parameters=ENTRY_FILTERS, responses={200: shapes.EntryShape(many=True), **TIME_REFUSED})
+    @extend_schema(
+        parameters=ENTRY_FILTERS, responses={200: shapes.ControlledEntryShape(many=True), **TIME_REFUSED}
+    )
     def list(self, request, *args, **kwargs):
         return self._list(request)
 
-    @extend_schema(responses=shapes.EntryShape)
+    @extend_schema(responses=shapes.ControlledEntryShape)
     def retrieve(self, request, *args, **kwargs):
         return self._retrieve()
 
     @extend_schema(
-        request=shapes.ReceiptRequest,
+        request=shapes.ControlledReceiptRequest,
         responses={
-            201: shapes.EntryShape,
+            201: shapes.ControlledEntryShape,
             **rejects(
                 {
                     422: "the quantity is not above zero or not whole, or the lot is expired or on record "
@@ -98,7 +100,7 @@ class ReceiptViewSet(EntryViewSet):
         },
     )
     def create(self, request, *args, **kwargs):
-        data = self._body(shapes.ReceiptRequest)
+        data = self._body(shapes.ControlledReceiptRequest)
         location = self.body_location(data.pop("location"))
         return self._created(log_services.lot_receive(actor=request.user, location=location, **data))
 
@@ -108,18 +110,20 @@ class AdministrationViewSet(EntryViewSet):
 
     kinds, label = (EntryKind.ADMINISTRATION,), "administrations"
 
-    @extend_schema(parameters=ENTRY_FILTERS, responses={200: shapes.EntryShape(many=True), **TIME_REFUSED})
+    @extend_schema(
+        parameters=ENTRY_FILTERS, responses={200: shapes.ControlledEntryShape(many=True), **TIME_REFUSED}
+    )
     def list(self, request, *args, **kwargs):
         return self._list(request)
 
-    @extend_schema(responses=shapes.EntryShape)
+    @extend_schema(responses=shapes.ControlledEntryShape)
     def retrieve(self, request, *args, **kwargs):
         return self._retrieve()
 
     @extend_schema(
-        request=shapes.AdministrationRequest,
+        request=shapes.ControlledAdministrationRequest,
         responses={
-            201: shapes.EntryShape,
+            201: shapes.ControlledEntryShape,
             **rejects(
                 {
                     422: f"{QUANTITY_RULES}; the lot is expired or of another drug; the session is not "
@@ -129,7 +133,7 @@ class AdministrationViewSet(EntryViewSet):
         },
     )
     def create(self, request, *args, **kwargs):
-        data = self._body(shapes.AdministrationRequest)
+        data = self._body(shapes.ControlledAdministrationRequest)
         lot = self.body_lot(data.pop("lot"))
         return self._created(log_services.administration_record(actor=request.user, lot=lot, **data))
 
@@ -139,18 +143,20 @@ class WasteViewSet(EntryViewSet):
 
     kinds, label = (EntryKind.WASTE,), "waste"
 
-    @extend_schema(parameters=ENTRY_FILTERS, responses={200: shapes.EntryShape(many=True), **TIME_REFUSED})
+    @extend_schema(
+        parameters=ENTRY_FILTERS, responses={200: shapes.ControlledEntryShape(many=True), **TIME_REFUSED}
+    )
     def list(self, request, *args, **kwargs):
         return self._list(request)
 
-    @extend_schema(responses=shapes.EntryShape)
+    @extend_schema(responses=shapes.ControlledEntryShape)
     def retrieve(self, request, *args, **kwargs):
         return self._retrieve()
 
     @extend_schema(
-        request=shapes.WasteRequest,
+        request=shapes.ControlledWasteRequest,
         responses={
-            201: shapes.EntryShape,
+            201: shapes.ControlledEntryShape,
             **rejects(
                 {
                     422: f"{QUANTITY_RULES}; no witness, the same person as witness, or a witness "
@@ -160,7 +166,7 @@ class WasteViewSet(EntryViewSet):
         },
     )
     def create(self, request, *args, **kwargs):
-        data = self._body(shapes.WasteRequest)
+        data = self._body(shapes.ControlledWasteRequest)
         lot = self.body_lot(data.pop("lot"))
         return self._created(log_services.waste_record(actor=request.user, lot=lot, **data))
 
@@ -176,7 +182,7 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Controll
     def check_object_permissions(self, request, obj):
         pass  # the queryset holds only transfers out of or into the caller's clinics
 
-    @extend_schema(parameters=[LOCATION], responses=shapes.TransferShape(many=True))
+    @extend_schema(parameters=[LOCATION], responses=shapes.ControlledTransferShape(many=True))
     def list(self, request, *args, **kwargs):
         location_id = self.location_id_param()
         transfers = selectors.transfer_list(scope=self.scope, wanted=self.readers, location_id=location_id)
@@ -189,7 +195,7 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Controll
         )
         return self.get_paginated_response([transfer_dict(t) for t in page])
 
-    @extend_schema(responses=shapes.TransferShape)
+    @extend_schema(responses=shapes.ControlledTransferShape)
     def retrieve(self, request, *args, **kwargs):
         transfer = self.get_object()
         audit_reads(
@@ -201,11 +207,14 @@ class TransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Controll
         return Response(transfer_dict(transfer))
 
     @extend_schema(
-        request=shapes.TransferRequest,
-        responses={201: shapes.TransferShape, **rejects({422: f"{QUANTITY_RULES}; the same clinic"})},
+        request=shapes.ControlledTransferRequest,
+        responses={
+            201: shapes.ControlledTransferShape,
+            **rejects({422: f"{QUANTITY_RULES}; the same clinic"}),
+        },
     )
     def create(self, request, *args, **kwargs):
-        data = self._body(shapes.TransferRequest)
+        data = self._body(shapes.ControlledTransferRequest)
         lot = self.body_lot(data.pop("lot"))
         transfer = log_services.transfer_make(actor=request.user, lot=lot, **data)
         return Response(
@@ -221,7 +230,7 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledV
 
     queryset = Count.objects.select_related("location", "counted_by", "witness").prefetch_related(LINES)
 
-    @extend_schema(parameters=[LOCATION], responses=shapes.CountShape(many=True))
+    @extend_schema(parameters=[LOCATION], responses=shapes.ControlledCountShape(many=True))
     def list(self, request, *args, **kwargs):
         location_id = self.location_id_param()
         counts = self.get_queryset()
@@ -236,16 +245,16 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledV
         )
         return self.get_paginated_response([count_dict(c) for c in page])
 
-    @extend_schema(responses=shapes.CountShape)
+    @extend_schema(responses=shapes.ControlledCountShape)
     def retrieve(self, request, *args, **kwargs):
         count = self.get_object()
         audit_reads(self, "controlled.count.read", object_id=count.public_id, location_id=count.location_id)
         return Response(count_dict(count))
 
     @extend_schema(
-        request=shapes.CountRequest,
+        request=shapes.ControlledCountRequest,
         responses={
-            201: shapes.CountShape,
+            201: shapes.ControlledCountShape,
             **rejects(
                 {
                     422: "no lines, a lot counted twice or left out, a count below zero or not whole, "
@@ -255,7 +264,7 @@ class CountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledV
         },
     )
     def create(self, request, *args, **kwargs):
-        data = self._body(shapes.CountRequest)
+        data = self._body(shapes.ControlledCountRequest)
         location = self.body_location(data.pop("location"))
         count = count_services.count_record(
             actor=request.user, location=location, lines=[dict(line) for line in data.pop("lines")], **data

@@ -37,7 +37,7 @@ def _optional(max_length: int) -> serializers.CharField:
     return serializers.CharField(max_length=max_length, required=False, allow_blank=True, default="")
 
 
-class ReceiptRequest(StrictSerializer):
+class ControlledReceiptRequest(StrictSerializer):
     location = _text(32)
     drug = serializers.ChoiceField(choices=Drug.choices)
     product = _text(120)
@@ -49,14 +49,14 @@ class ReceiptRequest(StrictSerializer):
     note = _optional(500)
 
 
-class AdministrationRequest(StrictSerializer):
+class ControlledAdministrationRequest(StrictSerializer):
     lot = _text(32)
     appointment = _text(32, required=False, allow_null=True, allow_blank=True, default=None)
     quantity = Quantity()
     note = _optional(500)
 
 
-class WasteRequest(StrictSerializer):
+class ControlledWasteRequest(StrictSerializer):
     lot = _text(32)
     quantity = Quantity()
     witness = _text(32, required=False, allow_null=True, allow_blank=True, default=None)
@@ -65,7 +65,7 @@ class WasteRequest(StrictSerializer):
     note = _optional(500)
 
 
-class TransferRequest(StrictSerializer):
+class ControlledTransferRequest(StrictSerializer):
     lot = _text(32)
     to_location = _text(32)
     quantity = Quantity()
@@ -73,14 +73,14 @@ class TransferRequest(StrictSerializer):
     note = _optional(500)
 
 
-class CountLineRequest(StrictSerializer):
+class ControlledCountLineRequest(StrictSerializer):
     lot = _text(32)
     counted = Quantity()
 
 
-class CountRequest(StrictSerializer):
+class ControlledCountRequest(StrictSerializer):
     location = _text(32)
-    lines = CountLineRequest(many=True, allow_empty=True)
+    lines = ControlledCountLineRequest(many=True, allow_empty=True)
     witness = _text(32, required=False, allow_null=True, allow_blank=True, default=None)
     note = _optional(500)
 
@@ -92,21 +92,21 @@ def _number():
     return serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
 
 
-class Ref(serializers.Serializer):
+class ControlledRef(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
 
 
-class LotRef(serializers.Serializer):
+class ControlledLotRef(serializers.Serializer):
     id = serializers.CharField()
     lot_number = serializers.CharField()
     drug = serializers.CharField()
     unit = serializers.CharField()
 
 
-class LotShape(serializers.Serializer):
+class ControlledLotShape(serializers.Serializer):
     id = serializers.CharField()
-    location = Ref()
+    location = ControlledRef()
     drug = serializers.CharField()
     schedule = serializers.CharField()
     product = serializers.CharField()
@@ -120,24 +120,24 @@ class LotShape(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class SessionRef(serializers.Serializer):
+class ControlledSessionRef(serializers.Serializer):
     id = serializers.CharField()
     service = serializers.CharField()
     start = serializers.DateTimeField()
-    patient = Ref()
+    patient = ControlledRef()
 
 
-class EntryShape(serializers.Serializer):
+class ControlledEntryShape(serializers.Serializer):
     id = serializers.CharField()
     kind = serializers.CharField()
-    lot = LotRef()
-    location = Ref()
+    lot = ControlledLotRef()
+    location = ControlledRef()
     quantity = _number()
     balance_after = _number()
     at = serializers.DateTimeField()
-    recorded_by = Ref()
-    witness = Ref(allow_null=True)
-    appointment = SessionRef(allow_null=True)
+    recorded_by = ControlledRef()
+    witness = ControlledRef(allow_null=True)
+    appointment = ControlledSessionRef(allow_null=True)
     transfer = serializers.CharField(allow_null=True)
     supplier = serializers.CharField(allow_blank=True)
     reference = serializers.CharField(allow_blank=True)
@@ -145,52 +145,52 @@ class EntryShape(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
 
 
-class TransferShape(serializers.Serializer):
+class ControlledTransferShape(serializers.Serializer):
     id = serializers.CharField()
-    from_location = Ref()
-    to_location = Ref()
-    from_lot = LotRef()
-    to_lot = LotRef()
+    from_location = ControlledRef()
+    to_location = ControlledRef()
+    from_lot = ControlledLotRef()
+    to_lot = ControlledLotRef()
     quantity = _number()
-    sent_by = Ref()
+    sent_by = ControlledRef()
     at = serializers.DateTimeField()
     reference = serializers.CharField(allow_blank=True)
     note = serializers.CharField(allow_blank=True)
 
 
-class CountLineShape(serializers.Serializer):
+class ControlledCountLineShape(serializers.Serializer):
     id = serializers.CharField()
-    lot = LotRef()
+    lot = ControlledLotRef()
     expected = _number()
     counted = _number()
     difference = _number()
 
 
-class CountShape(serializers.Serializer):
+class ControlledCountShape(serializers.Serializer):
     id = serializers.CharField()
-    location = Ref()
-    counted_by = Ref()
-    witness = Ref(allow_null=True)
+    location = ControlledRef()
+    counted_by = ControlledRef()
+    witness = ControlledRef(allow_null=True)
     counted_at = serializers.DateTimeField()
     discrepancies = serializers.IntegerField()
     note = serializers.CharField(allow_blank=True)
-    lines = CountLineShape(many=True)
+    lines = ControlledCountLineShape(many=True)
 
 
-class DiscrepancyShape(serializers.Serializer):
+class ControlledDiscrepancyShape(serializers.Serializer):
     id = serializers.CharField()
     count = serializers.CharField()
-    location = Ref()
-    lot = LotRef()
+    location = ControlledRef()
+    lot = ControlledLotRef()
     expected = _number()
     counted = _number()
     difference = _number()
     counted_at = serializers.DateTimeField()
-    counted_by = Ref()
+    counted_by = ControlledRef()
 
 
-class BalanceShape(serializers.Serializer):
-    location = Ref()
+class ControlledBalanceShape(serializers.Serializer):
+    location = ControlledRef()
     drug = serializers.CharField()
     schedule = serializers.CharField()
     unit = serializers.CharField()

@@ -8,7 +8,12 @@ from rest_framework.response import Response
 
 from api.controlled.common import LOCATION, SINCE, TIME_REFUSED, ControlledViewSet, LogOrder
 from api.controlled.render import audit_reads, balance_dict, discrepancy_dict, entry_dict, lot_dict
-from api.controlled.shapes import BalanceShape, DiscrepancyShape, EntryShape, LotShape
+from api.controlled.shapes import (
+    ControlledBalanceShape,
+    ControlledDiscrepancyShape,
+    ControlledEntryShape,
+    ControlledLotShape,
+)
 from api.pagination import unpaged, unpaged_schema
 from api.schema import EnumQuery
 from services.controlled import selectors
@@ -30,7 +35,7 @@ class LotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledVie
 
     @extend_schema(
         parameters=[LOCATION, DRUG.parameter, STATUS.parameter, OpenApiParameter("lot_number", str)],
-        responses=LotShape(many=True),
+        responses=ControlledLotShape(many=True),
     )
     def list(self, request, *args, **kwargs):
         location_id = self.location_id_param()
@@ -51,13 +56,13 @@ class LotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ControlledVie
         )
         return self.get_paginated_response([lot_dict(lot) for lot in page])
 
-    @extend_schema(responses=LotShape)
+    @extend_schema(responses=ControlledLotShape)
     def retrieve(self, request, *args, **kwargs):
         lot = self.get_object()
         audit_reads(self, "controlled.lot.read", object_id=lot.public_id, location_id=lot.location_id)
         return Response(lot_dict(lot))
 
-    @extend_schema(responses={200: EntryShape(many=True), **TIME_REFUSED}, parameters=[SINCE])
+    @extend_schema(responses={200: ControlledEntryShape(many=True), **TIME_REFUSED}, parameters=[SINCE])
     @action(detail=True, methods=["get"], pagination_class=LogOrder)
     def entries(self, request, id=None):
         """The lot's log, newest first: every receipt, dose, waste and transfer with the balance after it."""
@@ -78,7 +83,9 @@ class BalanceViewSet(ControlledViewSet):
     queryset = Lot.objects.none()
     pagination_class = None  # one row per clinic and drug
 
-    @extend_schema(parameters=[LOCATION], responses=unpaged_schema("ControlledBalanceList", BalanceShape))
+    @extend_schema(
+        parameters=[LOCATION], responses=unpaged_schema("ControlledBalanceList", ControlledBalanceShape)
+    )
     def list(self, request, *args, **kwargs):
         location_id = self.location_id_param()
         rows = selectors.balance_summary(scope=self.scope, wanted=self.readers, location_id=location_id)
@@ -96,7 +103,9 @@ class DiscrepancyViewSet(mixins.ListModelMixin, ControlledViewSet):
 
     queryset = CountLine.objects.none()
 
-    @extend_schema(parameters=[LOCATION, SINCE], responses={200: DiscrepancyShape(many=True), **TIME_REFUSED})
+    @extend_schema(
+        parameters=[LOCATION, SINCE], responses={200: ControlledDiscrepancyShape(many=True), **TIME_REFUSED}
+    )
     def list(self, request, *args, **kwargs):
         location_id = self.location_id_param()
         lines = selectors.discrepancy_list(
