@@ -19,6 +19,8 @@ from api.clinics.locations import LocationViewSet
 from api.clinics.providers import ProviderViewSet
 from api.clinics.shift_patterns import ShiftPatternViewSet
 from api.clinics.shifts import ShiftViewSet
+from api.controlled import movements as controlled_moves
+from api.controlled import views as controlled_views
 from api.organizations import mfa as mfa_views
 from api.organizations import pages as staff_pages
 from api.organizations.audit import AuditViewSet
@@ -99,6 +101,20 @@ router.register("clinical-policies", ClinicalPolicyViewSet, basename="clinical-p
 router.register("session-records", SessionRecordViewSet, basename="session-record")
 router.register("monitoring-forms", MonitoringFormViewSet, basename="monitoring-form")
 router.register("check-ins", recall_checkins.CheckInViewSet, basename="check-in")
+router.register("controlled-substances/lots", controlled_views.LotViewSet, basename="controlled-lot")
+router.register("controlled-substances/balances", controlled_views.BalanceViewSet, "controlled-balance")
+router.register(
+    "controlled-substances/discrepancies", controlled_views.DiscrepancyViewSet, "controlled-discrepancy"
+)
+router.register("controlled-substances/receipts", controlled_moves.ReceiptViewSet, "controlled-receipt")
+router.register(
+    "controlled-substances/administrations",
+    controlled_moves.AdministrationViewSet,
+    "controlled-administration",
+)
+router.register("controlled-substances/waste", controlled_moves.WasteViewSet, "controlled-waste")
+router.register("controlled-substances/transfers", controlled_moves.TransferViewSet, "controlled-transfer")
+router.register("controlled-substances/counts", controlled_moves.CountViewSet, "controlled-count")
 router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
 router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "services.notifications",
     "services.recalls",
     "services.clinical",
+    "services.controlled",
     "services.reports",
     "workers",
 ]

@@ -90,6 +90,9 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "session_records": _rule(CLINICAL_LEADS, CLINICIANS),
     # Spravato REMS monitoring forms: clinical leads read, submit and print them
     "monitoring_forms": _rule(CLINICAL_LEADS, CLINICAL_LEADS),
+    # the controlled-substance log (DEA Schedule III): kept by those who treat and run the clinic;
+    # never the desk or billing, not even to read
+    "controlled_substances": _rule(CLINICAL_LEADS, CLINICAL_LEADS),
     # reports (read only): managers their clinics; org admins and billing the whole practice (billing's
     # practice-wide reach is applied by api/reports/access.py); money never to clinical-only roles
     "reports_operations": _rule(MANAGERS | {Role.BILLING.value}, ORG_ADMIN),  # utilization, attendance

@@ -19,6 +19,7 @@ from django.db import transaction
 from services.clinical.demo import load_clinical_records
 from services.clinics.models import Chair, Location, Provider, Service, ServicePrice, Shift
 from services.clinics.validation import npi_check_digit
+from services.controlled.demo import load_controlled_log
 from services.core import clock
 from services.core.ids import new_public_id
 from services.organizations.models import Organization, Role, StaffRole, User
@@ -316,6 +317,7 @@ STEPS = [
     load_logins,
     load_patients,
     load_clinical_records,
+    load_controlled_log,
 ]
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ControlledConfig(AppConfig):
+    name = "services.controlled"
+    label = "controlled"
