@@ -12,6 +12,21 @@ class Organization(PublicIdModel):
     legal_name = models.CharField(max_length=200, blank=True, default="")
     npi = models.CharField(max_length=10, blank=True, default="")  # group NPI, printed on superbills
     currency = models.CharField(max_length=3, default="usd")
+    # The practice's federal tax id (EIN, "12-3456789"): an insurer needs it on a superbill.
+    ein = models.CharField(max_length=10, blank=True, default="")
+    # Stripe Connect: the practice's connected account (acct_...). Every Stripe call for this
+    # practice is made on it; empty until an org admin connects one (no card payments until then).
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            # Two practices can never share an account: money of one would land with the other.
+            models.UniqueConstraint(
+                fields=["stripe_account_id"],
+                condition=~models.Q(stripe_account_id=""),
+                name="organization_stripe_account_unique",
+            )
+        ]
 
 
 class UserManager(BaseUserManager):

@@ -95,7 +95,12 @@ def test_a_refund_without_a_reason_or_beyond_what_is_left_records_nothing(billin
         assert response.json()["errors"][0]["field"] == field
     assert not Refund.objects.exists()
     payment = Payment.objects.get(public_id=paid["id"])
-    assert gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id) == []
+    assert (
+        gateway.refunds_list(
+            account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+        )
+        == []
+    )
 
 
 def test_a_manager_adjusts_an_invoice_never_below_zero(billing_client, invoice, location, manager):

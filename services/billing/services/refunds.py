@@ -220,11 +220,14 @@ def refund_submit(*, refund_id: int) -> Refund:
             result = next(
                 (
                     r
-                    for r in gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
+                    for r in gateway.refunds_list(
+                        account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+                    )
                     if r.metadata.get("refund") == refund.public_id
                 ),
                 None,
             ) or gateway.refund_create(
+                account=payment.stripe_account_id,
                 payment_intent_id=payment.stripe_payment_intent_id,
                 amount=refund.amount,
                 metadata=stripe_metadata(
