@@ -69,7 +69,7 @@ def test_a_partial_refund_leaves_nothing_due_and_a_full_one_marks_it_refunded(bi
     assert body["amount_paid"] == usd(35_000)
     receipt = pdf_text(billing_client.get(f"/api/v1/invoices/{invoice.public_id}/receipt.pdf"))
     assert "Balance due" not in receipt and "Part of your payment was refunded" in receipt
-    assert "Refunded to you: $100.00" in receipt
+    assert "Refunded to you (courtesy refund): $100.00" in receipt
     more = pay(billing_client, invoice, 100)  # nothing is due: nothing more is taken
     assert more.status_code == 422 and more.json()["errors"][0]["field"] == "invoice"
     billing_client.post(

@@ -14,10 +14,12 @@ account never sends a retry, a refund or a webhook look-up to another account.
 from __future__ import annotations
 
 import logging
+import re
 
 from django.db import IntegrityError, transaction
 
 from services.billing.stripe_gateway import ACCOUNT_ID
+from services.clinics.validation import check_npi
 from services.core.audit import audit_record
 from services.core.errors import InvalidInput, RuleViolation
 from services.organizations.models import Organization
@@ -71,4 +73,38 @@ def stripe_account_set(*, actor, organization: Organization, account_id: str) ->
             changes={"stripe_account_id": {"before": before, "after": account_id}},
         )
     logger.info("stripe account connected", extra={"organization": org.public_id, "account": account_id})
+    return org
+
+
+EIN = re.compile(r"^[0-9]{2}-[0-9]{7}$")
+
+
+def practice_billing_set(*, actor, organization: Organization, data: dict) -> Organization:
+    """What an insurer and Stripe know the practice by: legal name, group NPI, EIN, and its
+    connected Stripe account (org admins; audited). Only the keys present change."""
+    data = dict(data)
+    if "ein" in data and data["ein"] and not EIN.match(data["ein"]):
+        raise InvalidInput("An EIN reads 12-3456789.", field="ein")
+    if "npi" in data and data["npi"]:
+        check_npi(data["npi"], field="npi")
+    if "legal_name" in data and len(data["legal_name"] or "") > 200:
+        raise InvalidInput("At most 200 characters.", field="legal_name")
+    with transaction.atomic():
+        if "stripe_account_id" in data:
+            organization = stripe_account_set(
+                actor=actor, organization=organization, account_id=data.pop("stripe_account_id")
+            )
+        org = Organization.objects.select_for_update().get(pk=organization.pk)
+        changes = {
+            field: {"before": getattr(org, field), "after": data[field]}
+            for field in ("legal_name", "npi", "ein")
+            if field in data and getattr(org, field) != data[field]
+        }
+        if changes:
+            for field, change in changes.items():
+                setattr(org, field, change["after"])
+            org.save(update_fields=list(changes))
+            audit_record(
+                organization=org, actor=actor, action="organization.billing", obj=org, changes=changes
+            )
     return org
