@@ -1,7 +1,7 @@
 """A patient's mailing address for superbills: read by those who read money records at the
 patient's clinic, written by those who take payments there (the desk collects it)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -15,6 +15,8 @@ from services.patients.selectors import patient_get
 ROUTE = r"patients/(?P<patient_id>pat_[0-9a-z]{20})/billing-address"
 
 
+# One object, though served by a `list` action (which drf-spectacular would describe as an array).
+@extend_schema_serializer(many=False)
 class BillingAddressSerializer(StrictSerializer):
     line1 = serializers.CharField(max_length=200)
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)

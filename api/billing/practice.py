@@ -1,7 +1,7 @@
 """The practice's billing identity: legal name, group NPI, EIN (printed on superbills) and the
 Stripe account it is paid into (Stripe Connect). Org admins only; every change is audited."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -11,6 +11,8 @@ from services.billing.services.connect import practice_billing_set
 from services.organizations.models import Organization
 
 
+# One object, though served by a `list` action (which drf-spectacular would describe as an array).
+@extend_schema_serializer(many=False)
 class PracticeBillingSerializer(StrictSerializer):
     name = serializers.CharField(read_only=True)
     legal_name = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -28,6 +28,7 @@ from tests.billing import stripe_browser
 from tests.billing.conftest import put_card_on_file
 from tests.billing.stripe_events import deliver, event
 from tests.conftest import client_for
+from tests.factories.billing import PaymentFactory
 from tests.factories.clinics import LocationFactory
 from tests.factories.organizations import OrganizationFactory, staff_with_role
 from tests.factories.patients import PatientFactory
@@ -283,3 +284,48 @@ def test_after_a_move_to_another_account_the_patient_is_made_anew_there(wire):
     assert customer.stripe_customer_id != old.stripe_customer_id
     assert customer.default_payment_method_id == ""  # the card stayed in the old account
     assert {account for _, _, account in wire.sent} == {"acct_1TheNewAccount"}
+
+
+# --- Over HTTP: an org admin connects the practice ---------------------------------------------
+def test_an_org_admin_sets_the_practice_billing_identity_over_http():
+    org = OrganizationFactory(stripe_account_id="")
+    other = OrganizationFactory()
+    admin = client_for(staff_with_role(Role.ORG_ADMIN, organization=org))
+    assert admin.get("/api/v1/practice/billing").json()["stripe_connected"] is False
+    response = admin.post(
+        "/api/v1/practice/billing",
+        {"stripe_account_id": "acct_1SunriseKetamine", "ein": "94-3216540", "npi": "1245319599"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["stripe_connected"] is True and body["stripe_account_id"] == "acct_1SunriseKetamine"
+    assert (body["ein"], body["npi"]) == ("94-3216540", "1245319599")
+    # Another practice's account: refused, naming the field, nothing changed.
+    taken = admin.post(
+        "/api/v1/practice/billing", {"stripe_account_id": other.stripe_account_id}, format="json"
+    )
+    assert taken.status_code == 422 and taken.json()["errors"][0]["field"] == "stripe_account_id"
+    bad = admin.post("/api/v1/practice/billing", {"ein": "943216540"}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "ein"
+    bad_npi = admin.post("/api/v1/practice/billing", {"npi": "1245319590"}, format="json")
+    assert bad_npi.status_code == 400 and bad_npi.json()["errors"][0]["field"] == "npi"
+    org.refresh_from_db()
+    assert org.stripe_account_id == "acct_1SunriseKetamine" and org.npi == "1245319599"
+    assert AuditEntry.objects.filter(action="organization.billing", object_id=org.public_id).exists()
+
+
+def test_only_an_org_admin_sees_or_changes_the_stripe_account(location):
+    biller = client_for(staff_with_role(Role.BILLING, location=location))
+    assert biller.get("/api/v1/practice/billing").status_code == 403
+    response = biller.post("/api/v1/practice/billing", {"stripe_account_id": "acct_1Mine"}, format="json")
+    assert response.status_code == 403
+
+
+def test_a_payment_taken_before_the_practice_had_its_own_account_is_not_refunded_elsewhere(wire):
+    _, biller, patient = _practice("Older practice")
+    payment = PaymentFactory(patient=patient, stripe_account_id="")
+    with pytest.raises(RuleViolation) as exc:
+        services.refund_create(actor=biller, payment=payment, amount=1_000, reason="courtesy")
+    assert exc.value.field == "payment"
+    assert not Refund.objects.exists() and wire.sent == []

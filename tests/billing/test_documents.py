@@ -156,3 +156,25 @@ def test_the_receipt_says_balance_due_only_while_something_is(billing_client, pa
     pay(billing_client, invoice, 30_000)
     text = pdf(billing_client, invoice, "receipt")
     assert "Balance due" not in text and "Paid in full. Nothing is due." in text
+
+
+def test_the_desk_records_the_patient_address_and_the_clinic_its_place_of_service(
+    patient_with_card, location, org
+):
+    desk = client_for(staff_with_role(Role.FRONT_DESK, location=location))
+    url = f"/api/v1/patients/{patient_with_card.public_id}/billing-address"
+    assert desk.get(url).status_code == 404  # none on file yet
+    body = {"line1": "44 Elm St", "city": "Davis", "state": "ca", "postal_code": "95616-1234"}
+    response = desk.post(url, body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "CA"
+    bad = desk.post(url, {**body, "postal_code": "9561"}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "postal_code"
+    manager = client_for(staff_with_role(Role.MANAGER, location=location))
+    telehealth = manager.patch(
+        f"/api/v1/locations/{location.public_id}", {"place_of_service": "10"}, format="json"
+    )
+    assert telehealth.status_code == 200 and telehealth.json()["place_of_service"] == "10"
+    invoice = InvoiceFactory(patient=patient_with_card)
+    text = pdf(client_for(staff_with_role(Role.BILLING, location=location)), invoice, "superbill")
+    assert "Patient address: 44 Elm St, Davis, CA 95616-1234" in text and "Place of service: 10" in text

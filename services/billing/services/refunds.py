@@ -104,6 +104,13 @@ def refund_create(
             )
         if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
             raise RuleViolation(f"A {payment.status} payment cannot be refunded.", field="payment")
+        if not payment.stripe_account_id:
+            # Taken on the shared account before each practice had its own: refund it at Stripe.
+            raise RuleViolation(
+                "This payment was taken before the practice's own Stripe account; refund it in the "
+                "Stripe dashboard.",
+                field="payment",
+            )
         reserved = (
             Refund.objects.filter(payment=payment, status__in=REFUND_RESERVING).aggregate(
                 total=Sum("amount")
