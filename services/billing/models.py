@@ -146,7 +146,17 @@ class Invoice(PublicIdModel):
 
     @property
     def amount_due(self) -> int:
-        return max(self.total_amount - self.amount_adjusted - self.amount_paid - self.amount_refunded, 0)
+        return self.due_of(
+            total=self.total_amount,
+            adjusted=self.amount_adjusted,
+            paid=self.amount_paid,
+            refunded=self.amount_refunded,
+        )
+
+    @staticmethod
+    def due_of(*, total: int, adjusted: int, paid: int, refunded: int) -> int:
+        """What is due from the cached amounts (also for rows read as plain values)."""
+        return max(total - adjusted - paid - refunded, 0)
 
     class Meta:
         indexes = [
