@@ -5,11 +5,13 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from api import docs, ops, schema  # noqa: F401 - schema registers the OpenAPI extensions
+from api.billing import addresses as billing_addresses
 from api.billing import cards as billing_cards
 from api.billing import invoices as billing_invoices
 from api.billing import payments as billing_payments
 from api.billing import statements as billing_statements
 from api.billing.policies import BillingPolicyViewSet
+from api.billing.practice import PracticeBillingViewSet
 from api.clinical.forms import MonitoringFormViewSet
 from api.clinical.policy import ClinicalPolicyViewSet
 from api.clinical.sessions import SessionRecordViewSet
@@ -73,6 +75,10 @@ router.register("payments", billing_payments.PaymentViewSet, basename="payment")
 router.register("refunds", billing_payments.RefundViewSet, basename="refund")
 router.register(billing_cards.ROUTE, billing_cards.PatientPaymentMethodViewSet, "pat-payment-methods")
 router.register("billing-policies", BillingPolicyViewSet, basename="billing-policy")
+router.register("practice/billing", PracticeBillingViewSet, basename="practice-billing")
+router.register(
+    billing_addresses.ROUTE, billing_addresses.PatientBillingAddressViewSet, "pat-billing-address"
+)
 router.register(billing_statements.ROUTE, billing_statements.PatientStatementViewSet, "pat-statement")
 router.register(
     billing_statements.PDF_ROUTE, billing_statements.PatientStatementPdfViewSet, "pat-statement-pdf"

@@ -9,6 +9,7 @@ Run them against a database of their own (they add rows the append-only ledger w
 """
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def prepare(name: str = "Bench practice"):
     from services.patients.models import Patient
 
     call_command("migrate", "--no-input", verbosity=0)
-    org = Organization.objects.create(name=name)
+    org = Organization.objects.create(name=name, stripe_account_id=f"acct_bench{secrets.token_hex(8)}")
     location = Location.objects.create(
         organization=org, name="Sacramento", timezone="America/Los_Angeles", state="CA"
     )

@@ -35,14 +35,19 @@ class LocationSerializer(StrictModelSerializer):
     closures = ClosuresField(required=False)
     cancellation_fee = MoneyField(source="cancellation_fee_amount", required=False)
     no_show_fee = MoneyField(source="no_show_fee_amount", required=False)
+    place_of_service = serializers.RegexField(
+        r"^[0-9]{2}$",
+        required=False,
+        help_text="CMS place-of-service code printed on superbills: 11 office (default), 02/10 telehealth",
+    )
 
     class Meta:
         model = Location
         fields = [
-            "id", "name", "timezone", "state", "address", "phone", "opening_hours", "closures",
-            "rems_certified", "rems_certification_id", "rems_certification_expires", "nurse_chair_ratio",
-            "cancellation_notice_hours", "cancellation_fee", "no_show_fee", "active", "created_at",
-            "updated_at",
+            "id", "name", "timezone", "state", "address", "phone", "place_of_service", "opening_hours",
+            "closures", "rems_certified", "rems_certification_id", "rems_certification_expires",
+            "nurse_chair_ratio", "cancellation_notice_hours", "cancellation_fee", "no_show_fee", "active",
+            "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 

@@ -1,9 +1,13 @@
 """Receipts and superbills as PDF (reportlab).
 
-A receipt shows what was paid and how; a superbill is what a patient sends an out-of-network
-insurer: the practice and its group NPI, the rendering provider's NPI, the diagnoses (ICD-10-CM),
-each service with its date and CPT/HCPCS code, the charges and what the patient paid. Handing one
-out is a read of patient records, so it is audited.
+A receipt shows what was paid and how, in the ledger's terms (charges, adjustments, payments,
+refunds with their reasons, then one sentence matching the status). A superbill is what a patient
+sends an out-of-network insurer, with what a claim reviewer looks for (the CMS-1500 fields): the
+practice's legal name, tax id (EIN) and billing (group) NPI; the clinic's address and
+place-of-service code; the patient's name, date of birth and mailing address; the diagnoses
+(ICD-10-CM); each service line with its date of service, CPT/HCPCS code, diagnosis pointers,
+units, charge and rendering provider's NPI; totals; and the provider's signature line. Handing
+one out is a read of patient records, so it is audited.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from services.billing.models import Invoice
+from services.billing.models import BillingAddress, Invoice, RefundStatus
 from services.billing.selectors import invoice_payments
 from services.core.audit import audit_record
 from services.core.errors import InvalidInput
@@ -100,6 +104,14 @@ def receipt_pdf(invoice: Invoice) -> bytes:
     return _build(story, f"Receipt {invoice.public_id}")
 
 
+REFUND_LABELS = {
+    "overpayment": "overpayment",
+    "courtesy": "courtesy refund",
+    "service_not_rendered": "service not rendered",
+    "unused_credits": "unused package credits",
+    "duplicate": "duplicate payment",
+}
+
 ADJUSTMENT_LABELS = {
     "discount": "Discount",
     "write_off": "Written off by the clinic",
@@ -115,7 +127,16 @@ def ledger_lines(invoice: Invoice) -> list[str]:
     for adj in invoice.adjustments.order_by("created_at", "pk"):
         rows.append(f"{ADJUSTMENT_LABELS[adj.kind]}: {_money(-adj.amount, c)} ({e(adj.reason)})")
     rows.append(f"Paid: {_money(invoice.amount_paid + invoice.amount_refunded, c)}")
-    if invoice.amount_refunded:
+    refunds = [
+        refund
+        for payment in invoice_payments(invoice=invoice)
+        for refund in payment.refunds.all()
+        if refund.status == RefundStatus.SUCCEEDED
+    ]
+    for refund in sorted(refunds, key=lambda r: (r.created_at, r.pk)):
+        why = REFUND_LABELS.get(refund.reason, "refund")
+        rows.append(f"Refunded to you ({why}): {_money(refund.amount, c)}")
+    if invoice.amount_refunded and not refunds:
         rows.append(f"Refunded to you: {_money(invoice.amount_refunded, c)}")
     return rows
 
@@ -133,40 +154,82 @@ def receipt_verdict(invoice: Invoice) -> str:
     }.get(invoice.status, "Paid in full. Nothing is due.")
 
 
+def _patient_address(invoice: Invoice) -> list[str]:
+    address = BillingAddress.objects.filter(patient_id=invoice.patient_id).first()
+    return address.lines() if address else []
+
+
 def superbill_pdf(invoice: Invoice) -> bytes:
-    c = invoice.currency
-    lines = list(invoice.lines.all())
-    providers = {line.provider for line in lines if line.provider} | (
-        {invoice.provider} if invoice.provider else set()
-    )
+    c, p = invoice.currency, _STYLES["Normal"]
+    org, location, patient = invoice.organization, invoice.location, invoice.patient
+    lines = list(invoice.lines.select_related("provider"))
     diagnoses = list(
         dict.fromkeys([*invoice.diagnosis_codes, *(code for line in lines for code in line.icd10_codes)])
     )
-    story = _header(invoice, "Superbill")
-    for provider in sorted(providers, key=lambda p: p.npi):
-        story.append(
-            Paragraph(f"Rendering provider: {e(provider.name)}, NPI {provider.npi}", _STYLES["Normal"])
-        )
-    story.append(
-        Paragraph(f"Diagnosis codes (ICD-10-CM): {', '.join(diagnoses) or 'none'}", _STYLES["Normal"])
-    )
-    story.append(Spacer(1, 0.15 * inch))
-    rows = [["Date of service", "CPT/HCPCS", "Description", "ICD-10", "Units", "Charge"]]
+    # A line with no date of its own was rendered on the day the invoice was issued.
+    issued = _local_date(invoice.issued_at or invoice.created_at, location.timezone)
+    story = [
+        Paragraph("Superbill", _STYLES["Title"]),
+        Paragraph("<b>Billing provider</b>", p),
+        Paragraph(f"{e(org.legal_name or org.name)}", p),
+        Paragraph(f"{e(location.name)}, {e(location.address)} &nbsp; {e(location.phone)}", p),
+        Paragraph(f"Tax ID (EIN): {e(org.ein) or 'not on file'}", p),
+        Paragraph(f"Billing provider NPI: {e(org.npi) or 'not on file'}", p),
+        Paragraph(f"Place of service: {e(location.place_of_service)}", p),
+        Spacer(1, 0.15 * inch),
+        Paragraph("<b>Patient</b>", p),
+        Paragraph(f"Patient: {e(patient.name)} &nbsp; Date of birth: {patient.date_of_birth.isoformat()}", p),
+        Paragraph(f"Patient address: {e(', '.join(_patient_address(invoice))) or 'not on file'}", p),
+        Paragraph(f"Invoice: {invoice.public_id} &nbsp; Issued: {issued}", p),
+        Spacer(1, 0.15 * inch),
+        Paragraph(
+            "Diagnosis codes (ICD-10-CM): "
+            + (", ".join(f"{chr(65 + i)}. {code}" for i, code in enumerate(diagnoses)) or "none"),
+            p,
+        ),
+        Spacer(1, 0.15 * inch),
+    ]
+    pointer = {code: chr(65 + i) for i, code in enumerate(diagnoses)}
+    rows = [["Date of service", "POS", "CPT/HCPCS", "Description", "Dx", "Units", "Charge", "Rendering NPI"]]
     for line in lines:
+        provider = line.provider or invoice.provider
+        codes = line.icd10_codes or invoice.diagnosis_codes
         rows.append(
             [
-                line.date_of_service.isoformat() if line.date_of_service else "",
+                line.date_of_service.isoformat() if line.date_of_service else issued,
+                location.place_of_service,
                 line.cpt_code,
-                line.description,
-                ", ".join(line.icd10_codes or invoice.diagnosis_codes),
+                Paragraph(e(line.description), _STYLES["BodyText"]),
+                "".join(pointer[code] for code in codes if code in pointer),
                 str(line.quantity),
                 _money(line.amount, c),
+                provider.npi if provider else "",
             ]
         )
-    story.append(_table(rows, [1.0 * inch, 0.9 * inch, 2.2 * inch, 1.0 * inch, 0.5 * inch, 0.9 * inch]))
-    story.append(Spacer(1, 0.2 * inch))
-    story.append(Paragraph(f"Total charges: {_money(invoice.total_amount, c)}", _STYLES["Normal"]))
-    story.append(Paragraph(f"Amount paid by patient: {_money(invoice.amount_paid, c)}", _STYLES["Heading3"]))
+    widths = [0.95, 0.4, 0.8, 1.85, 0.45, 0.45, 0.85, 0.95]
+    story.append(_table(rows, [w * inch for w in widths]))
+    story.append(Spacer(1, 0.15 * inch))
+    providers = {line.provider for line in lines if line.provider} | (
+        {invoice.provider} if invoice.provider else set()
+    )
+    for provider in sorted(providers, key=lambda pr: pr.npi):
+        story.append(Paragraph(f"Rendering provider: {e(provider.name)}, NPI {provider.npi}", p))
+    story.append(Spacer(1, 0.15 * inch))
+    story.append(Paragraph(f"Total charges: {_money(invoice.total_amount, c)}", p))
+    story.append(Paragraph(f"Amount paid by patient: {_money(invoice.amount_paid, c)}", p))
+    if invoice.amount_due > 0:
+        story.append(Paragraph(f"Balance due: {_money(invoice.amount_due, c)}", p))
+    story.append(Spacer(1, 0.4 * inch))
+    story.append(
+        Paragraph("Provider signature: ________________________________ &nbsp; Date: ____________", p)
+    )
+    story.append(
+        Paragraph(
+            "I certify that the services listed above were medically indicated and necessary, "
+            "and were personally rendered by me or under my direct supervision.",
+            _STYLES["BodyText"],
+        )
+    )
     return _build(story, f"Superbill {invoice.public_id}")
 
 

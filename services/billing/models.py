@@ -25,6 +25,8 @@ class BillingCustomer(PublicIdModel):
         "patients.Patient", on_delete=models.PROTECT, related_name="billing_customer"
     )
     stripe_customer_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # The connected account the Customer (and its card) lives in: the practice's at creation.
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
     default_payment_method_id = models.CharField(max_length=64, blank=True, default="")
     card_brand = models.CharField(max_length=16, blank=True, default="")
     card_last4 = models.CharField(max_length=4, blank=True, default="")
@@ -144,7 +146,17 @@ class Invoice(PublicIdModel):
 
     @property
     def amount_due(self) -> int:
-        return max(self.total_amount - self.amount_adjusted - self.amount_paid - self.amount_refunded, 0)
+        return self.due_of(
+            total=self.total_amount,
+            adjusted=self.amount_adjusted,
+            paid=self.amount_paid,
+            refunded=self.amount_refunded,
+        )
+
+    @staticmethod
+    def due_of(*, total: int, adjusted: int, paid: int, refunded: int) -> int:
+        """What is due from the cached amounts (also for rows read as plain values)."""
+        return max(total - adjusted - paid - refunded, 0)
 
     class Meta:
         indexes = [
@@ -257,6 +269,9 @@ class Payment(PublicIdModel):
     idempotency_key = models.CharField(max_length=120, unique=True)
     off_session = models.BooleanField(default=False)
     stripe_payment_intent_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # The connected account the intent is made on, copied from the payment's practice when the
+    # intent is created; retries, refunds and webhooks about it use this one, never another.
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
     stripe_charge_id = models.CharField(max_length=64, blank=True, default="")
     stripe_payment_method_id = models.CharField(max_length=64, blank=True, default="")
     failure_code = models.CharField(max_length=64, blank=True, default="")
@@ -453,3 +468,26 @@ class StripeObjectState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_id}@{self.last_status}"
+
+
+class BillingAddress(models.Model):
+    """The patient's mailing address, printed on superbills and statements (an insurer needs it)."""
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    patient = models.OneToOneField(
+        "patients.Patient", on_delete=models.PROTECT, related_name="billing_address"
+    )
+    line1 = models.CharField(max_length=200)
+    line2 = models.CharField(max_length=200, blank=True, default="")
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2)
+    postal_code = models.CharField(max_length=10)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"billing address of patient {self.patient_id}"  # never the address itself
+
+    def lines(self) -> list[str]:
+        return [
+            line for line in (self.line1, self.line2, f"{self.city}, {self.state} {self.postal_code}") if line
+        ]

@@ -33,32 +33,57 @@ def _local(value: datetime, tz: str) -> date:
     return value.astimezone(zoneinfo.ZoneInfo(tz)).date()
 
 
+_COLUMNS = (
+    "public_id",
+    "location__public_id",
+    "location__name",
+    "location__timezone",
+    "status",
+    "issued_at",
+    "created_at",
+    "total_amount",
+    "amount_adjusted",
+    "amount_paid",
+    "amount_refunded",
+)
+
+
 def patient_statement(*, scope: Scope, patient, now: datetime | None = None) -> dict:
     """Invoices of the patient at the caller's clinics (drafts and void ones left out), newest first."""
     now = now or clock.now()
+    # Plain tuples, not model instances: 200 invoices and their clinics cost a fraction of the time.
     invoices = (
-        scope.filter(
-            Invoice.objects.select_related("location"), location_field="location", wanted=MONEY_READERS
-        )
+        scope.filter(Invoice.objects.all(), location_field="location", wanted=MONEY_READERS)
         .filter(patient=patient)
         .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
         .order_by("-issued_at", "-pk")
+        .values_list(*_COLUMNS, named=True)
     )
-    currency = patient.organization.currency
+    # The scope's practice is the patient's (the patient was found through it): no query for it.
+    org = scope.organization if scope.organization.pk == patient.organization_id else patient.organization
+    currency = org.currency
     aging = dict.fromkeys(BUCKETS, 0)
     rows = []
+    today: dict[str, date] = {}  # per clinic zone
     for invoice in invoices:
-        tz = invoice.location.timezone
+        tz = invoice.location__timezone
+        if tz not in today:
+            today[tz] = _local(now, tz)
         issued = _local(invoice.issued_at or invoice.created_at, tz)
-        age = (_local(now, tz) - issued).days
-        due = invoice.amount_due
+        age = (today[tz] - issued).days
+        due = Invoice.due_of(
+            total=invoice.total_amount,
+            adjusted=invoice.amount_adjusted,
+            paid=invoice.amount_paid,
+            refunded=invoice.amount_refunded,
+        )
         if due:
             aging[_bucket(age)] += due
         rows.append(
             {
                 "id": invoice.public_id,
-                "location": invoice.location.public_id,
-                "location_name": invoice.location.name,
+                "location": invoice.location__public_id,
+                "location_name": invoice.location__name,
                 "status": invoice.status,
                 "issued_on": issued,
                 "age_days": age,

@@ -4,18 +4,26 @@ Every function takes and returns plain values (ids, amounts, small dataclasses),
 the code never handles SDK objects. Every mutating call takes an `idempotency_key` that the
 caller derives from its own committed row.
 
+Stripe Connect: each practice is paid into its own connected account. The platform key signs
+every request and every call names the practice's account (`account=`, sent as Stripe-Account);
+`_options` refuses a call without one, so nothing can reach the platform account or another
+practice's by omission. Callers pass the account recorded on the row the call is about (the
+payment's, the customer's), which was copied from that row's practice when it was created.
+
 What is sent to Stripe is opaque: `metadata` holds our public ids only. Never pass a patient's
 name, email, diagnosis or a drug or service name here; there is no `description` parameter on
 purpose.
 
 localstripe (dev and tests) differs from Stripe in ways this module papers over, each marked
-"localstripe:" below: it ignores Idempotency-Key, refuses `off_session` on /confirm (Stripe
-accepts it there), and does not attach a card to the customer when a SetupIntent succeeds.
+"localstripe:" below: it ignores Idempotency-Key and the Stripe-Account header (one namespace
+for every account, no `account` on events), refuses `off_session` on /confirm (Stripe accepts it
+there), and does not attach a card to the customer when a SetupIntent succeeds.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,8 +128,32 @@ def _localstripe() -> bool:
     return bool(settings.STRIPE_API_BASE)
 
 
-def _options(idempotency_key: str | None) -> dict:
-    return {"idempotency_key": idempotency_key} if idempotency_key else {}
+def events_may_lack_account() -> bool:
+    """localstripe: it ignores Stripe-Account and puts no `account` on its events (Stripe does, on
+    every event of a connected account), so only there is an event without one routed by our rows."""
+    return _localstripe()
+
+
+# A connected account id as Stripe issues them (`acct_` and letters/digits).
+ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,60}$")
+
+
+class NoStripeAccount(GatewayError):
+    """A call without the practice's connected account: refused before anything is sent."""
+
+
+def _options(account: str, idempotency_key: str | None = None) -> dict:
+    """Request options for one call: always the practice's connected account (Stripe-Account).
+
+    Every SDK call in this module builds its options here, so none can reach the platform
+    account by omission (tests/billing/test_connect.py checks both the code and the wire).
+    """
+    if not isinstance(account, str) or not ACCOUNT_ID.match(account):
+        raise NoStripeAccount("The practice has no Stripe account connected.", code="no_stripe_account")
+    options: dict[str, str] = {"stripe_account": account}
+    if idempotency_key:
+        options["idempotency_key"] = idempotency_key
+    return options
 
 
 def _error(exc: stripe.StripeError) -> GatewayError:
@@ -176,24 +208,26 @@ def _refund(obj: Any) -> RefundResult:
 
 
 # --- Customers and cards ----------------------------------------------------------------------
-def customer_create(*, metadata: dict[str, str], idempotency_key: str) -> str:
+def customer_create(*, account: str, metadata: dict[str, str], idempotency_key: str) -> str:
     """A Customer carrying only our opaque ids; returns its id."""
     try:
         return (
-            _stripe().v1.customers.create(params={"metadata": metadata}, options=_options(idempotency_key)).id
+            _stripe()
+            .v1.customers.create(params={"metadata": metadata}, options=_options(account, idempotency_key))
+            .id
         )
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
 def setup_intent_create(
-    *, customer_id: str, metadata: dict[str, str], idempotency_key: str
+    *, account: str, customer_id: str, metadata: dict[str, str], idempotency_key: str
 ) -> SetupIntentResult:
     """A SetupIntent for a card the practice may charge later without the patient present."""
     try:
         si = _stripe().v1.setup_intents.create(
             params={"customer": customer_id, "usage": "off_session", "metadata": metadata},
-            options=_options(idempotency_key),
+            options=_options(account, idempotency_key),
         )
     except stripe.StripeError as exc:
         raise _error(exc)
@@ -212,16 +246,16 @@ def _setup_intent(si: Any) -> SetupIntentResult:
     )
 
 
-def setup_intent_retrieve(setup_intent_id: str) -> SetupIntentResult:
+def setup_intent_retrieve(*, account: str, setup_intent_id: str) -> SetupIntentResult:
     try:
-        return _setup_intent(_stripe().v1.setup_intents.retrieve(setup_intent_id))
+        return _setup_intent(_stripe().v1.setup_intents.retrieve(setup_intent_id, options=_options(account)))
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
-def card_retrieve(payment_method_id: str) -> CardResult:
+def card_retrieve(*, account: str, payment_method_id: str) -> CardResult:
     try:
-        pm = _stripe().v1.payment_methods.retrieve(payment_method_id)
+        pm = _stripe().v1.payment_methods.retrieve(payment_method_id, options=_options(account))
     except stripe.StripeError as exc:
         raise _error(exc)
     pm = _plain(pm)
@@ -236,24 +270,26 @@ def card_retrieve(payment_method_id: str) -> CardResult:
     )
 
 
-def card_keep_on_file(*, customer_id: str, payment_method_id: str, idempotency_key: str) -> CardResult:
+def card_keep_on_file(
+    *, account: str, customer_id: str, payment_method_id: str, idempotency_key: str
+) -> CardResult:
     """Make a confirmed card the customer's default for off-session charges.
 
     Stripe attaches the card to the customer when the SetupIntent succeeds. localstripe does not,
     so attach here when it is not yet attached (a no-op against Stripe itself).
     """
-    card = card_retrieve(payment_method_id)
+    card = card_retrieve(account=account, payment_method_id=payment_method_id)
     try:
         if card.customer != customer_id:
             _stripe().v1.payment_methods.attach(
                 payment_method_id,
                 params={"customer": customer_id},
-                options=_options(f"{idempotency_key}-attach"),
+                options=_options(account, f"{idempotency_key}-attach"),
             )
         _stripe().v1.customers.update(
             customer_id,
             params={"invoice_settings": {"default_payment_method": payment_method_id}},
-            options=_options(f"{idempotency_key}-default"),
+            options=_options(account, f"{idempotency_key}-default"),
         )
     except stripe.StripeError as exc:
         raise _error(exc)
@@ -263,6 +299,7 @@ def card_keep_on_file(*, customer_id: str, payment_method_id: str, idempotency_k
 # --- Payments ---------------------------------------------------------------------------------
 def payment_intent_create(
     *,
+    account: str,
     amount: int,
     currency: str,
     customer_id: str,
@@ -280,13 +317,15 @@ def payment_intent_create(
     if payment_method_id:
         params["payment_method"] = payment_method_id
     try:
-        return _pi(_stripe().v1.payment_intents.create(params=params, options=_options(idempotency_key)))
+        return _pi(
+            _stripe().v1.payment_intents.create(params=params, options=_options(account, idempotency_key))
+        )
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
 def payment_intent_confirm(
-    *, payment_intent_id: str, off_session: bool, idempotency_key: str
+    *, account: str, payment_intent_id: str, off_session: bool, idempotency_key: str
 ) -> PaymentIntentResult:
     """Confirm (charge). A decline is a result with status requires_payment_method, not an error."""
     params: dict[str, Any] = {}
@@ -295,50 +334,56 @@ def payment_intent_confirm(
     try:
         return _pi(
             _stripe().v1.payment_intents.confirm(
-                payment_intent_id, params=params, options=_options(idempotency_key)
+                payment_intent_id, params=params, options=_options(account, idempotency_key)
             )
         )
     except stripe.CardError:
         # The intent holds the decline (last_payment_error); read it back rather than parse errors.
-        return payment_intent_retrieve(payment_intent_id)
+        return payment_intent_retrieve(account=account, payment_intent_id=payment_intent_id)
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
-def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentResult:
+def payment_intent_retrieve(*, account: str, payment_intent_id: str) -> PaymentIntentResult:
     try:
-        return _pi(_stripe().v1.payment_intents.retrieve(payment_intent_id))
+        return _pi(_stripe().v1.payment_intents.retrieve(payment_intent_id, options=_options(account)))
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
-def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> PaymentIntentResult:
+def payment_intent_cancel(
+    *, account: str, payment_intent_id: str, idempotency_key: str
+) -> PaymentIntentResult:
     try:
-        return _pi(_stripe().v1.payment_intents.cancel(payment_intent_id, options=_options(idempotency_key)))
+        return _pi(
+            _stripe().v1.payment_intents.cancel(payment_intent_id, options=_options(account, idempotency_key))
+        )
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
 # --- Refunds ----------------------------------------------------------------------------------
 def refund_create(
-    *, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
+    *, account: str, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
 ) -> RefundResult:
     """Refund `amount` of a succeeded PaymentIntent (no reason text: it could carry PHI)."""
     try:
         return _refund(
             _stripe().v1.refunds.create(
                 params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
-                options=_options(idempotency_key),
+                options=_options(account, idempotency_key),
             )
         )
     except stripe.StripeError as exc:
         raise _error(exc)
 
 
-def refunds_list(*, payment_intent_id: str) -> list[RefundResult]:
+def refunds_list(*, account: str, payment_intent_id: str) -> list[RefundResult]:
     """The refunds Stripe holds for one PaymentIntent (to find one a crash left unrecorded)."""
     try:
-        page = _stripe().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+        page = _stripe().v1.refunds.list(
+            params={"payment_intent": payment_intent_id, "limit": 100}, options=_options(account)
+        )
     except stripe.StripeError as exc:
         raise _error(exc)
     return [_refund(r) for r in page.data]

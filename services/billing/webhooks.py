@@ -7,10 +7,18 @@ runs in the worker: an event older than what was already applied to its object i
 `stale` and changes nothing (services/billing/webhook_order.py); the rest goes through the same
 forward-only rules as our own calls (services/billing/ledger.py), so duplicates and any order end
 in the same state and announce the same domain events.
+
+Stripe Connect: an event of a connected account carries it in `account`. The event is routed to
+the practice whose account it is, and every row it may touch is looked up within that account
+(a payment made on practice A's account is never matched by an event of B's). An event whose
+account is no practice's, or (against Stripe) one of the platform account itself, is stored as
+`ignored` and logged; nothing is applied. localstripe puts no `account` on events, so there, and
+only there, an event without one is routed by our own rows.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -28,13 +36,14 @@ from services.core.outbox import event_record
 from services.organizations.models import Organization
 
 WebhookSignatureInvalid = gateway.WebhookSignatureInvalid
+logger = logging.getLogger("chairside.billing")
 
 
 def _object(payload: dict) -> dict:
     return (payload.get("data") or {}).get("object") or {}
 
 
-def _payment_for(obj: dict) -> Payment | None:
+def _payment_for(obj: dict, account: str | None) -> Payment | None:
     """Our payment behind a Stripe object: by intent id, charge id, or the id in its metadata."""
     kind = obj.get("object")
     intent = obj.get("id") if kind == "payment_intent" else obj.get("payment_intent")
@@ -47,16 +56,32 @@ def _payment_for(obj: dict) -> Payment | None:
     metadata = obj.get("metadata") or {}
     if kind == "payment_intent" and metadata.get("payment"):
         query |= Q(public_id=metadata["payment"])
-    return Payment.objects.select_related("organization").filter(query).first()
+    payments = Payment.objects.select_related("organization").filter(query)
+    if account is not None:
+        payments = payments.filter(stripe_account_id=account)
+    return payments.first()
 
 
-def _organization_for(payload: dict) -> Organization | None:
-    obj = _object(payload)
+def _event_account(payload: dict) -> str | None:
+    """The connected account an event belongs to (Stripe sets `account` on Connect events)."""
+    account = payload.get("account")
+    return account if isinstance(account, str) and account else None
+
+
+def _route(payload: dict) -> tuple[Organization | None, str]:
+    """(the practice the event belongs to, "") or (None, why it is ignored)."""
+    account = _event_account(payload)
+    if account is not None:
+        organization = Organization.objects.filter(stripe_account_id=account).first()
+        return (organization, "") if organization else (None, "unknown_account")
+    if not gateway.events_may_lack_account():
+        return None, "platform_account"  # we never make objects on the platform account
+    obj = _object(payload)  # localstripe: no `account`; route by our own rows
     public_id = (obj.get("metadata") or {}).get("organization")
     if public_id:
-        return Organization.objects.filter(public_id=public_id).first()
-    payment = _payment_for(obj)
-    return payment.organization if payment else None
+        return Organization.objects.filter(public_id=public_id).first(), ""
+    payment = _payment_for(obj, None)
+    return (payment.organization if payment else None), ""
 
 
 def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEvent | None, bool]:
@@ -65,7 +90,8 @@ def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEven
     Raises WebhookSignatureInvalid for a bad, missing or stale signature (nothing is stored).
     """
     event = gateway.webhook_event_verify(payload=payload, sig_header=sig_header)
-    organization = _organization_for(event)
+    organization, ignored = _route(event)
+    now = clock.now()
     try:
         with transaction.atomic():
             row = StripeEvent.objects.create(
@@ -74,9 +100,23 @@ def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEven
                 livemode=bool(event.get("livemode")),
                 payload=event,
                 organization=organization,
-                received_at=clock.now(),
+                received_at=now,
+                processed_at=now if ignored else None,
+                outcome="ignored" if ignored else "",
+                last_error=ignored,
             )
-            if organization is not None:
+            if ignored:
+                # Ids only: an account id and an event id carry no PHI.
+                logger.warning(
+                    "stripe event ignored",
+                    extra={
+                        "stripe_event": row.event_id,
+                        "type": row.type,
+                        "account": _event_account(event) or "",
+                        "why": ignored,
+                    },
+                )
+            if organization is not None and not ignored:
                 event_record(
                     name=STRIPE_EVENT_RECEIVED,
                     organization=organization,
@@ -88,8 +128,8 @@ def stripe_event_receive(*, payload: bytes, sig_header: str) -> tuple[StripeEven
 
 
 # --- Applying events ----------------------------------------------------------------------------
-def _on_payment_intent(obj: dict) -> str:
-    payment = _payment_for(obj)
+def _on_payment_intent(obj: dict, account: str | None) -> str:
+    payment = _payment_for(obj, account)
     if payment is None:
         return "unmatched"
     intent = gateway.payment_intent_from_event(obj)
@@ -98,7 +138,9 @@ def _on_payment_intent(obj: dict) -> str:
         # Secure pending) holds only until the patient's next attempt: an event about it may be
         # seen after a later success whose event is still on its way, and acting on it would
         # start dunning for a paid plan. Ask Stripe where the intent stands now instead.
-        intent = gateway.payment_intent_retrieve(intent.id)
+        intent = gateway.payment_intent_retrieve(
+            account=payment.stripe_account_id, payment_intent_id=intent.id
+        )
     ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
     return "applied"
 
@@ -117,15 +159,18 @@ def _captured_first(payment: Payment) -> Payment:
     if payment.status in _CAPTURED or not payment.stripe_payment_intent_id:
         return payment
     payment = ledger.payment_intent_apply(
-        payment_id=payment.pk, intent=gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+        payment_id=payment.pk,
+        intent=gateway.payment_intent_retrieve(
+            account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+        ),
     )
     if payment.status not in _CAPTURED:
         raise gateway.GatewayError("Stripe does not report the payment captured yet.", retryable=True)
     return payment
 
 
-def _on_setup_intent(obj: dict) -> str:
-    setup = card_setup_apply(setup_intent=gateway.setup_intent_from_event(obj))
+def _on_setup_intent(obj: dict, account: str | None) -> str:
+    setup = card_setup_apply(setup_intent=gateway.setup_intent_from_event(obj), account=account)
     return "applied" if setup is not None else "unmatched"
 
 
@@ -156,11 +201,14 @@ def _refund_adopt(payment: Payment, result: gateway.RefundResult) -> None:
     ledger.refund_result_apply(refund_id=refund.pk, result=result)
 
 
-def _on_refund(obj: dict) -> str:
+def _on_refund(obj: dict, account: str | None) -> str:
     result = gateway.refund_from_event(obj)
-    payment = _payment_for(obj)
+    payment = _payment_for(obj, account)
     if payment is None:
-        refund = Refund.objects.select_related("payment").filter(stripe_refund_id=result.id).first()
+        refunds = Refund.objects.select_related("payment").filter(stripe_refund_id=result.id)
+        if account is not None:
+            refunds = refunds.filter(payment__stripe_account_id=account)
+        refund = refunds.first()
         payment = refund.payment if refund else None
     if payment is None:
         return "unmatched"
@@ -168,14 +216,16 @@ def _on_refund(obj: dict) -> str:
     return "applied"
 
 
-def _on_charge_refunded(obj: dict) -> str:
-    payment = _payment_for(obj)
+def _on_charge_refunded(obj: dict, account: str | None) -> str:
+    payment = _payment_for(obj, account)
     if payment is None:
         return "unmatched"
     payment = _captured_first(payment)
     listed = (obj.get("refunds") or {}).get("data")
     if listed is None:  # newer API versions leave the list out of the charge: ask Stripe
-        results = gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
+        results = gateway.refunds_list(
+            account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+        )
     else:
         results = [gateway.refund_from_event(r) for r in listed]
     for result in results:
@@ -183,8 +233,8 @@ def _on_charge_refunded(obj: dict) -> str:
     return "applied"
 
 
-def _dispute(obj: dict, *, won: bool | None) -> str:
-    payment = _payment_for(obj)
+def _dispute(obj: dict, account: str | None, *, won: bool | None) -> str:
+    payment = _payment_for(obj, account)
     if payment is None:
         return "unmatched"
     _captured_first(payment)
@@ -198,7 +248,7 @@ def _dispute(obj: dict, *, won: bool | None) -> str:
     return "applied"
 
 
-HANDLERS: dict[str, Callable[[dict], str]] = {
+HANDLERS: dict[str, Callable[[dict, str | None], str]] = {
     "payment_intent.succeeded": _on_payment_intent,
     "payment_intent.payment_failed": _on_payment_intent,
     "payment_intent.requires_action": _on_payment_intent,
@@ -212,8 +262,8 @@ HANDLERS: dict[str, Callable[[dict], str]] = {
     "refund.updated": _on_refund,
     "refund.failed": _on_refund,
     "charge.refund.updated": _on_refund,
-    "charge.dispute.created": lambda obj: _dispute(obj, won=None),
-    "charge.dispute.closed": lambda obj: _dispute(obj, won=obj.get("status") == "won"),
+    "charge.dispute.created": lambda obj, account: _dispute(obj, account, won=None),
+    "charge.dispute.closed": lambda obj, account: _dispute(obj, account, won=obj.get("status") == "won"),
 }
 
 
@@ -236,7 +286,8 @@ def stripe_event_process(*, event_id: int) -> str:
     elif state is not None and webhook_order.is_stale(state, created=created, obj=obj):
         event.outcome = "stale"
     else:
-        event.outcome = handler(obj)
+        # Within the event's account: a row of another practice's account is never matched.
+        event.outcome = handler(obj, _event_account(event.payload))
         if state is not None and event.outcome == "applied":
             webhook_order.object_state_advance(state, event_id=event.event_id, created=created, obj=obj)
     event.attempts += 1

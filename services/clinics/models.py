@@ -35,6 +35,9 @@ class Location(PublicIdModel):
     state = models.CharField(max_length=2)
     address = models.CharField(max_length=300, blank=True, default="")
     phone = models.CharField(max_length=32, blank=True, default="")
+    # CMS place-of-service code printed on superbills: "11" office (the default), "22"/"19"
+    # hospital outpatient, "02"/"10" telehealth...
+    place_of_service = models.CharField(max_length=2, default="11")
     # [{"weekday": 0-6 (Monday 0), "opens": "HH:MM", "closes": "HH:MM"}], local wall-clock times
     opening_hours = models.JSONField(default=list)
     # [{"date": "YYYY-MM-DD", "reason": "..."}]

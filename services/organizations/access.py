@@ -67,6 +67,9 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "refunds": _rule(MONEY_READERS, MONEY_TAKERS, approve=APPROVERS, reject=APPROVERS),
     "payment_methods": _rule(MONEY_READERS, MONEY_TAKERS),
     "billing_policies": _rule(APPROVERS, APPROVERS),
+    # the practice's EIN, NPI and Stripe connected account; a patient's mailing address for superbills
+    "practice_billing": _rule(ORG_ADMIN, ORG_ADMIN),
+    "billing_addresses": _rule(MONEY_READERS, PAYMENT_TAKERS),
     # packages, plans and financing
     "packages": _rule(ALL_STAFF, CATALOGUE_WRITERS),
     "credits": _rule(ALL_STAFF, MANAGERS),

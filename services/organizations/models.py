@@ -14,6 +14,21 @@ class Organization(PublicIdModel):
     currency = models.CharField(max_length=3, default="usd")
     # Staff without two-factor sign-in must enrol before they may use the API (docs/security.md).
     require_mfa = models.BooleanField(default=False)
+    # The practice's federal tax id (EIN, "12-3456789"): an insurer needs it on a superbill.
+    ein = models.CharField(max_length=10, blank=True, default="")
+    # Stripe Connect: the practice's connected account (acct_...). Every Stripe call for this
+    # practice is made on it; empty until an org admin connects one (no card payments until then).
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            # Two practices can never share an account: money of one would land with the other.
+            models.UniqueConstraint(
+                fields=["stripe_account_id"],
+                condition=~models.Q(stripe_account_id=""),
+                name="organization_stripe_account_unique",
+            )
+        ]
 
 
 class UserManager(BaseUserManager):

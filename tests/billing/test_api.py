@@ -310,7 +310,7 @@ def test_receipt_and_superbill_carry_what_an_insurer_needs(billing_client, patie
     superbill = pdf_text(billing_client.get(f"/api/v1/invoices/{invoice.public_id}/superbill.pdf"))
     for expected in [
         "Superbill",
-        "Practice NPI: 1245319599",
+        "Billing provider NPI: 1245319599",
         "NPI 1679576722",
         "Dr. Ana Ruiz",
         "F33.2",

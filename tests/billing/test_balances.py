@@ -69,7 +69,7 @@ def test_a_partial_refund_leaves_nothing_due_and_a_full_one_marks_it_refunded(bi
     assert body["amount_paid"] == usd(35_000)
     receipt = pdf_text(billing_client.get(f"/api/v1/invoices/{invoice.public_id}/receipt.pdf"))
     assert "Balance due" not in receipt and "Part of your payment was refunded" in receipt
-    assert "Refunded to you: $100.00" in receipt
+    assert "Refunded to you (courtesy refund): $100.00" in receipt
     more = pay(billing_client, invoice, 100)  # nothing is due: nothing more is taken
     assert more.status_code == 422 and more.json()["errors"][0]["field"] == "invoice"
     billing_client.post(
@@ -95,7 +95,12 @@ def test_a_refund_without_a_reason_or_beyond_what_is_left_records_nothing(billin
         assert response.json()["errors"][0]["field"] == field
     assert not Refund.objects.exists()
     payment = Payment.objects.get(public_id=paid["id"])
-    assert gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id) == []
+    assert (
+        gateway.refunds_list(
+            account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+        )
+        == []
+    )
 
 
 def test_a_manager_adjusts_an_invoice_never_below_zero(billing_client, invoice, location, manager):

@@ -88,6 +88,9 @@ def test_books_always_reconcile(ops):
     for payment in Payment.objects.filter(patient=patient):
         assert 0 <= payment.amount_refunded <= payment.amount_captured <= payment.amount
         stripe_refunded = sum(
-            r.amount for r in gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
+            r.amount
+            for r in gateway.refunds_list(
+                account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+            )
         )
         assert stripe_refunded == payment.amount_refunded

@@ -24,7 +24,9 @@ def paid(patient_with_card, biller):
 
 
 def stripe_refunds(payment):
-    return gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
+    return gateway.refunds_list(
+        account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+    )
 
 
 def test_partial_then_full_refund(paid, biller):

@@ -58,4 +58,5 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     source_key = factory.Sequence(lambda n: f"factory-{n}")
     idempotency_key = factory.Sequence(lambda n: f"payment-factory-{n}-attempt-1")
     stripe_payment_intent_id = factory.Sequence(lambda n: f"pi_factory{n}")
+    stripe_account_id = factory.SelfAttribute("organization.stripe_account_id")
     amount_captured = factory.LazyAttribute(lambda o: o.amount if o.status == "succeeded" else 0)

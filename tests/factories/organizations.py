@@ -1,3 +1,5 @@
+import secrets
+
 import factory
 from django.contrib.auth.hashers import make_password
 
@@ -19,6 +21,8 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
         model = Organization
 
     name = factory.Sequence(lambda n: f"Practice {n}")
+    # Each practice its own Stripe connected account (a random one: ids are unique in PostgreSQL).
+    stripe_account_id = factory.LazyFunction(lambda: f"acct_test{secrets.token_hex(8)}")
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -7,7 +7,7 @@ the signature, not a bearer token (tests/billing/test_webhooks.py).
 """
 
 from services.billing import services
-from services.billing.models import BillingPolicy, Refund
+from services.billing.models import BillingAddress, BillingPolicy, Refund
 from services.packages.models import PolicyFee
 from tests.factories.billing import InvoiceFactory, PaymentFactory
 from tests.factories.patients import PatientFactory
@@ -18,11 +18,20 @@ READERS = frozenset({"org_admin", "manager", "billing", "front_desk"})
 TAKERS = frozenset({"org_admin", "billing"})
 PAYMENT_TAKERS = TAKERS | {"front_desk"}  # the desk takes copays and fees, not refunds
 APPROVERS = frozenset({"org_admin", "manager"})
+ORG_ADMIN = frozenset({"org_admin"})
 
 
 def build(world):
     patient = PatientFactory(home_location=world.home)
     world.objects["billing_patient"] = patient
+    BillingAddress.objects.create(
+        organization=world.org,
+        patient=patient,
+        line1="1 Elm St",
+        city="Davis",
+        state="CA",
+        postal_code="95616",
+    )
     world.objects["invoice"] = InvoiceFactory(patient=patient)
     payment = PaymentFactory(patient=patient)
     world.objects["payment"] = payment
@@ -208,5 +217,27 @@ ROWS = [
         },
         200,
         names_object=False,
+    ),
+    Row("practice_billing.get", "get", lambda w: "/api/v1/practice/billing", ORG_ADMIN, names_object=False),
+    Row(
+        "practice_billing.set",
+        "post",
+        lambda w: "/api/v1/practice/billing",
+        ORG_ADMIN,
+        lambda w: {"ein": "94-3216540"},
+        names_object=False,
+    ),
+    Row(
+        "billing_address.get",
+        "get",
+        lambda w: f"/api/v1/patients/{o(w, 'billing_patient')}/billing-address",
+        READERS,
+    ),
+    Row(
+        "billing_address.set",
+        "post",
+        lambda w: f"/api/v1/patients/{o(w, 'billing_patient')}/billing-address",
+        PAYMENT_TAKERS,
+        lambda w: {"line1": "2 Oak Ave", "city": "Davis", "state": "CA", "postal_code": "95616"},
     ),
 ]

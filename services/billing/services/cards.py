@@ -17,29 +17,37 @@ from services.billing.services.common import (
     stripe_metadata,
     stripe_turn,
 )
+from services.billing.services.connect import practice_account
 from services.core.audit import audit_record
 from services.core.outbox import event_record
 
 
 # --- Customers and cards on file --------------------------------------------------------------
 def stripe_customer_ensure(*, patient) -> BillingCustomer:
-    """The patient's Stripe Customer, created once (its metadata: our patient id, nothing else)."""
+    """The patient's Stripe Customer in the practice's connected account, created once per account
+    (its metadata: our patient id, nothing else). After the practice moved to another account the
+    Customer is made anew there, and the card on file (which stayed in the old account) is dropped."""
+    account = practice_account(patient.organization)
     customer, _ = BillingCustomer.objects.get_or_create(
         patient=patient, defaults={"organization": patient.organization}
     )
-    if customer.stripe_customer_id:
+    if customer.stripe_customer_id and customer.stripe_account_id == account:
         return customer
     with stripe_turn(LOCK_CUSTOMER, customer.pk):
         customer.refresh_from_db()
-        if not customer.stripe_customer_id:
+        if not customer.stripe_customer_id or customer.stripe_account_id != account:
             try:
-                customer.stripe_customer_id = gateway.customer_create(
+                customer_id = gateway.customer_create(
+                    account=account,
                     metadata=stripe_metadata(patient.organization, patient=patient.public_id),
-                    idempotency_key=f"customer-{customer.public_id}",
+                    idempotency_key=f"customer-{customer.public_id}-{account}",
                 )
             except gateway.GatewayError as exc:
                 raise PaymentGatewayUnavailable(f"Stripe did not create the customer: {exc.message}")
-            customer.save(update_fields=["stripe_customer_id", "updated_at"])
+            customer.stripe_customer_id, customer.stripe_account_id = customer_id, account
+            customer.default_payment_method_id = customer.card_brand = customer.card_last4 = ""
+            customer.card_exp_month = customer.card_exp_year = None
+            customer.save()
     return customer
 
 
@@ -56,6 +64,7 @@ def payment_method_setup(*, actor, patient) -> CardSetup:
         audit_record(organization=patient.organization, actor=actor, action="card_setup.create", obj=setup)
     try:
         intent = gateway.setup_intent_create(
+            account=customer.stripe_account_id,
             customer_id=customer.stripe_customer_id,
             metadata=stripe_metadata(
                 patient.organization, card_setup=setup.public_id, patient=patient.public_id
@@ -71,26 +80,24 @@ def payment_method_setup(*, actor, patient) -> CardSetup:
 
 
 @transaction.atomic
-def card_setup_apply(*, setup_intent: gateway.SetupIntentResult) -> CardSetup | None:
-    """Record Stripe's word on a card setup; on success the card becomes the patient's card on file."""
-    setup = (
-        CardSetup.objects.select_for_update()
-        .select_related("customer", "organization")
-        .filter(stripe_setup_intent_id=setup_intent.id)
-        .first()
-    )
+def card_setup_apply(
+    *, setup_intent: gateway.SetupIntentResult, account: str | None = None
+) -> CardSetup | None:
+    """Record Stripe's word on a card setup; on success the card becomes the patient's card on file.
+
+    `account`: the connected account a webhook came from; only a setup made in it is matched."""
+    setups = CardSetup.objects.select_for_update().select_related("customer", "organization")
+    if account is not None:
+        setups = setups.filter(customer__stripe_account_id=account)
+    setup = setups.filter(stripe_setup_intent_id=setup_intent.id).first()
     if setup is None and setup_intent.metadata.get("card_setup"):
-        setup = (
-            CardSetup.objects.select_for_update()
-            .select_related("customer", "organization")
-            .filter(public_id=setup_intent.metadata["card_setup"])
-            .first()
-        )
+        setup = setups.filter(public_id=setup_intent.metadata["card_setup"]).first()
     if setup is None or setup.status == CardSetupStatus.SUCCEEDED:
         return setup
     if setup_intent.status == "succeeded" and setup_intent.payment_method:
         customer = BillingCustomer.objects.select_for_update().get(pk=setup.customer_id)
         card = gateway.card_keep_on_file(
+            account=customer.stripe_account_id,
             customer_id=customer.stripe_customer_id,
             payment_method_id=setup_intent.payment_method,
             idempotency_key=f"setup-{setup.public_id}",
@@ -129,4 +136,8 @@ def card_setup_apply(*, setup_intent: gateway.SetupIntentResult) -> CardSetup | 
 
 def card_setup_sync(*, card_setup: CardSetup) -> CardSetup | None:
     """Ask Stripe how a card setup went (when a webhook is late, or for the portal's return page)."""
-    return card_setup_apply(setup_intent=gateway.setup_intent_retrieve(card_setup.stripe_setup_intent_id))
+    return card_setup_apply(
+        setup_intent=gateway.setup_intent_retrieve(
+            account=card_setup.customer.stripe_account_id, setup_intent_id=card_setup.stripe_setup_intent_id
+        )
+    )

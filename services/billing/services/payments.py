@@ -21,6 +21,7 @@ from services.billing.services.common import (
     stripe_metadata,
     stripe_turn,
 )
+from services.billing.services.connect import practice_account
 from services.billing.services.invoices import invoice_payable
 from services.core import clock
 from services.core.audit import audit_record
@@ -75,6 +76,7 @@ def payment_create(
     if location.organization_id != organization.pk:
         raise InvalidInput("No such clinic.", field="location")
 
+    account = practice_account(organization)  # 422 before anything is recorded or sent
     deferred = in_callers_transaction()
     with transaction.atomic():
         payment = Payment.objects.filter(organization=organization, source_key=source_key).first()
@@ -95,6 +97,7 @@ def payment_create(
                         source_key=source_key,
                         off_session=off_session,
                         created_by=actor,
+                        stripe_account_id=account,
                     )
                     payment.public_id = new_public_id(Payment.PUBLIC_ID_PREFIX)
                     payment.idempotency_key = f"payment-{payment.public_id}-attempt-1"
@@ -147,6 +150,7 @@ def payment_process(*, payment_id: int, payment_method: str | None = None) -> Pa
             intent = _payment_intent_for(payment, payment_method)
             if intent.status == "requires_confirmation":
                 intent = gateway.payment_intent_confirm(
+                    account=payment.stripe_account_id,
                     payment_intent_id=intent.id,
                     off_session=payment.off_session,
                     idempotency_key=f"{payment.idempotency_key}-confirm",
@@ -168,12 +172,23 @@ def payment_process(*, payment_id: int, payment_method: str | None = None) -> Pa
 
 def _payment_intent_for(payment: Payment, payment_method: str | None) -> gateway.PaymentIntentResult:
     if payment.stripe_payment_intent_id:
-        return gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+        return gateway.payment_intent_retrieve(
+            account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+        )
     customer = stripe_customer_ensure(patient=payment.patient)
+    if customer.stripe_account_id != payment.stripe_account_id:
+        # The practice moved to another Stripe account after this payment was recorded: its
+        # customer and card are there now, and this payment belongs to the old one. Refused,
+        # nothing charged; staff take the payment again.
+        raise gateway.GatewayError(
+            "The practice's Stripe account changed since this payment was recorded.",
+            code="stripe_account_changed",
+        )
     method = payment_method or customer.default_payment_method_id or None
     if payment.off_session and not method:
         raise gateway.GatewayError("The patient has no card on file.", code="no_card_on_file")
     intent = gateway.payment_intent_create(
+        account=payment.stripe_account_id,
         amount=payment.amount,
         currency=payment.currency,
         customer_id=customer.stripe_customer_id,
@@ -198,7 +213,9 @@ def payment_sync(*, payment: Payment) -> Payment:
     if not payment.stripe_payment_intent_id:
         return payment_process(payment_id=payment.pk)
     try:
-        intent = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+        intent = gateway.payment_intent_retrieve(
+            account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+        )
     except gateway.GatewayError as exc:
         raise PaymentGatewayUnavailable(f"Stripe did not answer: {exc.message}")
     payment = ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)

@@ -104,6 +104,13 @@ def refund_create(
             )
         if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
             raise RuleViolation(f"A {payment.status} payment cannot be refunded.", field="payment")
+        if not payment.stripe_account_id:
+            # Taken on the shared account before each practice had its own: refund it at Stripe.
+            raise RuleViolation(
+                "This payment was taken before the practice's own Stripe account; refund it in the "
+                "Stripe dashboard.",
+                field="payment",
+            )
         reserved = (
             Refund.objects.filter(payment=payment, status__in=REFUND_RESERVING).aggregate(
                 total=Sum("amount")
@@ -220,11 +227,14 @@ def refund_submit(*, refund_id: int) -> Refund:
             result = next(
                 (
                     r
-                    for r in gateway.refunds_list(payment_intent_id=payment.stripe_payment_intent_id)
+                    for r in gateway.refunds_list(
+                        account=payment.stripe_account_id, payment_intent_id=payment.stripe_payment_intent_id
+                    )
                     if r.metadata.get("refund") == refund.public_id
                 ),
                 None,
             ) or gateway.refund_create(
+                account=payment.stripe_account_id,
                 payment_intent_id=payment.stripe_payment_intent_id,
                 amount=refund.amount,
                 metadata=stripe_metadata(

@@ -1,5 +1,6 @@
 """Clinics: hours, closures, REMS certification, nurse ratio and cancellation policy."""
 
+import re
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +17,7 @@ LOCATION_FIELDS = [
     "state",
     "address",
     "phone",
+    "place_of_service",
     "opening_hours",
     "closures",
     "rems_certified",
@@ -38,6 +40,8 @@ def _clean_location(data: dict[str, Any]) -> dict[str, Any]:
         data["opening_hours"] = v.check_opening_hours(data["opening_hours"])
     if "closures" in data:
         data["closures"] = v.check_closures(data["closures"])
+    if "place_of_service" in data and not re.fullmatch(r"\d{2}", str(data["place_of_service"])):
+        raise v.InvalidInput("A place-of-service code is two digits (11: office).", field="place_of_service")
     if "nurse_chair_ratio" in data and data["nurse_chair_ratio"] < 1:
         raise v.InvalidInput("A nurse monitors at least one chair.", field="nurse_chair_ratio")
     return data

@@ -26,6 +26,7 @@ from services.organizations.models import Organization, Role, StaffRole, User
 from services.recalls.demo import load_maintenance_patient
 
 PRACTICE = "Sunrise Ketamine & Spravato"
+DEMO_STRIPE_ACCOUNT = "acct_1DemoSunriseKetamine"
 PASSWORD = "chairside-demo-2026"  # printed by infra/devstack.py and listed in the README
 ADMIN_EMAIL = "admin@demo.chairside.test"
 SHIFT_DAYS = 28
@@ -180,6 +181,11 @@ def load_practice(demo: Demo) -> None:
         demo.org = admin.organization
     else:
         demo.org = demo.ensure(Organization, name=PRACTICE, legal_name=f"{PRACTICE}, PC", npi=demo_npi(0))
+    # Its own Stripe connected account (localstripe accepts any id) and the tax id superbills print.
+    if not demo.org.stripe_account_id or not demo.org.ein:
+        demo.org.stripe_account_id = demo.org.stripe_account_id or DEMO_STRIPE_ACCOUNT
+        demo.org.ein = demo.org.ein or "94-3216540"
+        demo.org.save(update_fields=["stripe_account_id", "ein"])
 
 
 def load_clinics(demo: Demo) -> None:
