@@ -107,6 +107,7 @@ urlpatterns = [
     path("", include(docs.urlpatterns)),
     path("api/v1/", include(api_v1)),
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
+    path("portal/billing/", include("api.portal.billing_pages")),
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
 ]

@@ -172,6 +172,11 @@ class PaymentCreateSerializer(StrictSerializer):
     )
     purpose = serializers.ChoiceField(choices=sorted(PAYMENT_PURPOSES), required=False)
     off_session = serializers.BooleanField(default=False)
+    save_card = serializers.BooleanField(
+        default=False,
+        help_text="The patient agreed to keep the card presented (`payment_method`) on file for later "
+        "charges without them present; the consent is recorded with the staff member and its wording.",
+    )
 
     def validate_amount(self, value):
         if value <= 0:

@@ -53,6 +53,47 @@ class CardSetup(PublicIdModel):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
+    # False for a card the patient enters to pay once in the portal without agreeing to keep it:
+    # it pays that payment and is not made the card on file.
+    keep_on_file = models.BooleanField(default=True)
+
+
+class ConsentChannel(models.TextChoices):
+    PORTAL = "portal"  # the patient ticked the box on the portal's card page
+    DESK = "desk"  # staff recorded the patient's spoken or signed agreement at the desk
+
+
+class CardConsent(PublicIdModel):
+    """The patient's agreement to keep a card on file and charge it without them present.
+
+    Written before Stripe is asked for anything: with the words agreed to, who recorded it and
+    where. One per card setup (portal) or per desk payment whose card is kept; `kept_at` says the
+    card did land on file (a declined card leaves the consent unused).
+    """
+
+    PUBLIC_ID_PREFIX = "ccn"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=8, choices=ConsentChannel.choices)
+    wording = models.CharField(max_length=500)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    card_setup = models.OneToOneField(
+        CardSetup, null=True, blank=True, on_delete=models.PROTECT, related_name="consent"
+    )
+    payment = models.OneToOneField(
+        "billing.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="card_consent"
+    )
+    payment_method_id = models.CharField(max_length=64, blank=True, default="")
+    kept_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(card_setup__isnull=False) | Q(payment__isnull=False),
+                name="card_consent_has_source",
+            )
+        ]
 
 
 class BillingPolicy(models.Model):

@@ -35,12 +35,17 @@ def _local(value: datetime, tz: str) -> date:
 
 def patient_statement(*, scope: Scope, patient, now: datetime | None = None) -> dict:
     """Invoices of the patient at the caller's clinics (drafts and void ones left out), newest first."""
+    invoices = scope.filter(
+        Invoice.objects.select_related("location"), location_field="location", wanted=MONEY_READERS
+    ).filter(patient=patient)
+    return statement_of(invoices=invoices, patient=patient, now=now)
+
+
+def statement_of(*, invoices, patient, now: datetime | None = None) -> dict:
+    """The statement over `invoices` (a queryset of the patient's invoices, already scoped)."""
     now = now or clock.now()
     invoices = (
-        scope.filter(
-            Invoice.objects.select_related("location"), location_field="location", wanted=MONEY_READERS
-        )
-        .filter(patient=patient)
+        invoices.select_related("location")
         .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
         .order_by("-issued_at", "-pk")
     )

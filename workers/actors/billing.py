@@ -6,11 +6,12 @@ the handler; workers/tasks.py (or the registry's REGISTRATIONS block) imports it
 """
 
 from services.billing import events as billing_events
-from services.billing.event_names import STRIPE_EVENT_RECEIVED
+from services.billing.event_names import PAYMENT_SUCCEEDED, STRIPE_EVENT_RECEIVED
 from workers.registry import handler
 
 # A Stripe outage while attaching a card is worth retrying for a while; bad data is not (registry).
 handler(STRIPE_EVENT_RECEIVED, max_retries=8, time_limit=60_000)(billing_events.stripe_event_received)
+handler(PAYMENT_SUCCEEDED, max_retries=8, time_limit=60_000)(billing_events.card_keep_after_payment)
 
 
 # --- Periodic billing work, sent by the scheduler (workers/scheduler.py JOBS) ------------------
