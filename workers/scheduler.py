@@ -43,7 +43,7 @@ from services.notifications.services import notifications_release_due  # noqa: E
 from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
 from workers import liveness, outbox, reconciler  # noqa: E402
-from workers.actors.billing import billing_reconcile_all, billing_sweep  # noqa: E402
+from workers.actors.billing import billing_dunning, billing_reconcile_all, billing_sweep  # noqa: E402
 
 logger = logging.getLogger("chairside.scheduler")
 
@@ -149,6 +149,7 @@ JOBS: list[Every | DailyPerClinic] = [
     # Stripe calls run in a worker (send), never in the scheduler's tick.
     Every("billing.sweep", 120, billing_sweep.send),  # lost webhook messages, payments a crash left pending
     Every("billing.reconcile", 86_400, billing_reconcile_all.send),
+    Every("billing.dunning", 60, billing_dunning.send),  # declined visit and fee charges tried again
 ]
 
 

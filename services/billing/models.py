@@ -194,6 +194,41 @@ class Invoice(PublicIdModel):
         ]
 
 
+class DunningStatus(models.TextChoices):
+    RETRYING = "retrying"  # the next try is at next_attempt_at (or its outcome is awaited)
+    EXHAUSTED = "exhausted"  # the ladder's last try failed: the invoice stays open for the desk
+    SETTLED = "settled"  # paid (by a retry, at the desk or in the portal), waived or voided
+
+
+class ChargeDunning(PublicIdModel):
+    """A declined off-session charge of a visit or fee invoice, retried on the clinic's dunning
+    ladder (its plan policy's retry days, counted from the clinic-local day of the first decline).
+
+    One per invoice. Each try is its own payment keyed `<kind>-appointment-try<n>-<appointment>`,
+    so a retried job reaches the same payment and Stripe is charged at most once per try.
+    """
+
+    PUBLIC_ID_PREFIX = "dun"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="dunning")
+    kind = models.CharField(max_length=8)  # visit | fee: which charge of the appointment
+    appointment_id = models.BigIntegerField()
+    purpose = models.CharField(max_length=24)
+    tries = models.PositiveSmallIntegerField(default=1)  # charges made so far, the first included
+    status = models.CharField(max_length=10, choices=DunningStatus.choices, default=DunningStatus.RETRYING)
+    first_failed_on = models.DateField()  # in the clinic's zone
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_failure = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="charge_dunning_due", condition=Q(status="retrying")
+            )
+        ]
+
+
 class InvoiceLine(models.Model):
     """One billed item: a session, a package, a fee. `ref_type`/`ref_id` point at the thing sold."""
 

@@ -20,6 +20,7 @@ import logging  # noqa: E402
 
 import dramatiq  # noqa: E402
 
+from services.billing.dunning import dunning_run  # noqa: E402
 from services.billing.reconcile import billing_reconcile  # noqa: E402
 from services.billing.services import billing_resume_pending  # noqa: E402
 from services.billing.webhooks import stripe_events_process_pending  # noqa: E402
@@ -50,3 +51,9 @@ def billing_reconcile_all() -> None:
                 "ledger_entries": report.ledger_entries,
             },
         )
+
+
+@dramatiq.actor(actor_name="billing.dunning", queue_name="periodic", max_retries=0, time_limit=110_000)
+def billing_dunning() -> None:
+    """Declined visit and fee charges whose next try on the clinic's dunning ladder is due."""
+    logger.info("billing dunning", extra={"tries": dunning_run()})
