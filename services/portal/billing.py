@@ -127,6 +127,16 @@ def portal_pay(
     """Pay (part of) an invoice, on session: with the card on file, or the card the patient just
     entered (`card_setup`, confirmed in their browser). Refused before anything is recorded or
     sent to Stripe: a settled or written-off invoice, more than its balance, no usable card."""
+    if Payment.objects.filter(organization_id=patient.organization_id, source_key=source_key).exists():
+        # A retry of a payment already made (same Idempotency-Key): billing answers with it as it is.
+        return billing.payment_create(
+            actor=user,
+            patient=patient,
+            amount=amount,
+            purpose="invoice",
+            source_key=source_key,
+            invoice=invoice,
+        )
     if invoice.status != InvoiceStatus.OPEN:
         raise RuleViolation(
             f"This invoice is {invoice.status.replace('_', ' ')}; nothing can be paid on it.", field="invoice"
