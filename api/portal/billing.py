@@ -34,27 +34,27 @@ PAYMENT = r"(?P<payment_id>pay_[0-9a-z]{20})"
 
 
 # --- Shapes ------------------------------------------------------------------------------------
-class PortalLineShape(serializers.Serializer):
+class PortalBillingLineShape(serializers.Serializer):
     description = serializers.CharField()
     date_of_service = serializers.DateField(allow_null=True)
     quantity = serializers.IntegerField()
     amount = MoneyField()
 
 
-class PortalAdjustmentShape(serializers.Serializer):
+class PortalBillingAdjustmentShape(serializers.Serializer):
     kind = serializers.CharField()
     amount = MoneyField()
     reason = serializers.CharField()
 
 
-class PortalReceiptShape(serializers.Serializer):
+class PortalBillingReceiptShape(serializers.Serializer):
     payment = serializers.CharField()
     paid_at = serializers.DateTimeField(allow_null=True)
     amount_paid = MoneyField()
     amount_refunded = MoneyField()
 
 
-class PortalInvoiceDetailShape(serializers.Serializer):
+class PortalBillingInvoiceDetailShape(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField()
     issued_at = serializers.DateTimeField(allow_null=True)
@@ -65,14 +65,14 @@ class PortalInvoiceDetailShape(serializers.Serializer):
     amount_paid = MoneyField()
     amount_refunded = MoneyField()
     amount_due = MoneyField()
-    lines = PortalLineShape(many=True)
-    adjustments = PortalAdjustmentShape(many=True)
-    payments = PortalReceiptShape(many=True)
+    lines = PortalBillingLineShape(many=True)
+    adjustments = PortalBillingAdjustmentShape(many=True)
+    payments = PortalBillingReceiptShape(many=True)
     summary = serializers.ListField(child=serializers.CharField(), help_text="The receipt's ledger lines")
     verdict = serializers.CharField(help_text="'Balance due: ...' only when something is due")
 
 
-class PortalInstallmentShape(serializers.Serializer):
+class PortalBillingInstallmentShape(serializers.Serializer):
     number = serializers.IntegerField()
     due_date = serializers.DateField(help_text="In the clinic's own calendar")
     amount = MoneyField()
@@ -80,41 +80,41 @@ class PortalInstallmentShape(serializers.Serializer):
     paid_at = serializers.DateTimeField(allow_null=True)
 
 
-class PortalPlanShape(serializers.Serializer):
+class PortalBillingPlanShape(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField()
     location_name = serializers.CharField()
     total = MoneyField()
     deposit = MoneyField()
     frequency = serializers.CharField()
-    installments = PortalInstallmentShape(many=True)
+    installments = PortalBillingInstallmentShape(many=True)
 
 
-class PortalCardShape(serializers.Serializer):
+class PortalBillingCardShape(serializers.Serializer):
     brand = serializers.CharField()
     last4 = serializers.CharField()
     exp_month = serializers.IntegerField(allow_null=True)
     exp_year = serializers.IntegerField(allow_null=True)
 
 
-class PortalCardOnFileShape(serializers.Serializer):
-    card = PortalCardShape(allow_null=True)
+class PortalBillingCardOnFileShape(serializers.Serializer):
+    card = PortalBillingCardShape(allow_null=True)
     consent_wording = serializers.CharField(help_text="What the patient agrees to when keeping a card")
 
 
-class PortalCardSetupRequest(StrictSerializer):
+class PortalBillingCardSetupRequest(StrictSerializer):
     keep = serializers.BooleanField(default=True, help_text="Keep the card on file (needs `consent`)")
     consent = serializers.BooleanField(default=False, help_text="I agree to `consent_wording`")
 
 
-class PortalCardSetupShape(serializers.Serializer):
+class PortalBillingCardSetupShape(serializers.Serializer):
     card_setup = serializers.CharField()
     setup_intent = serializers.CharField()
     client_secret = serializers.CharField(help_text="For Stripe.js confirmCardSetup in the browser")
     publishable_key = serializers.CharField()
 
 
-class PortalPaymentRequest(StrictSerializer):
+class PortalBillingPaymentRequest(StrictSerializer):
     invoice = serializers.RegexField(r"^inv_[0-9a-z]{20}$")
     amount = MoneyField()
     card_setup = serializers.RegexField(
@@ -130,7 +130,7 @@ class PortalPaymentRequest(StrictSerializer):
         return value
 
 
-class PortalPaymentShape(serializers.Serializer):
+class PortalBillingPaymentShape(serializers.Serializer):
     id = serializers.CharField()
     invoice = serializers.CharField(allow_null=True)
     amount = MoneyField()
@@ -267,7 +267,7 @@ class PortalStatementPdfView(_PatientView):
 class PortalInvoiceView(_PatientView):
     """One of my invoices: lines, adjustments, payments (receipts) and what is still due."""
 
-    @extend_schema(operation_id="portal_billing_invoice", responses={200: PortalInvoiceDetailShape})
+    @extend_schema(operation_id="portal_billing_invoice", responses={200: PortalBillingInvoiceDetailShape})
     def get(self, request, invoice_id):
         invoice = portal.portal_invoice_get(patient=self.patient(), public_id=invoice_id)
         portal.portal_invoice_read(user=request.user, invoice=invoice, what="read")
@@ -289,7 +289,7 @@ class PortalReceiptPdfView(_PatientView):
 class PortalPlansView(_PatientView):
     """My installment plans, each with its schedule."""
 
-    @extend_schema(operation_id="portal_billing_plans", responses={200: PortalPlanShape(many=True)})
+    @extend_schema(operation_id="portal_billing_plans", responses={200: PortalBillingPlanShape(many=True)})
     def get(self, request):
         return Response([plan_dict(p) for p in portal.portal_plans(patient=self.patient())])
 
@@ -297,7 +297,7 @@ class PortalPlansView(_PatientView):
 class PortalCardView(_PatientView):
     """My card on file (brand and last 4 only) and the words I agree to when keeping one."""
 
-    @extend_schema(operation_id="portal_billing_card", responses={200: PortalCardOnFileShape})
+    @extend_schema(operation_id="portal_billing_card", responses={200: PortalBillingCardOnFileShape})
     def get(self, request):
         return Response(card_dict(self.patient()))
 
@@ -308,11 +308,11 @@ class PortalCardSetupView(_PatientView):
 
     @extend_schema(
         operation_id="portal_billing_card_setup",
-        request=PortalCardSetupRequest,
-        responses={201: PortalCardSetupShape},
+        request=PortalBillingCardSetupRequest,
+        responses={201: PortalBillingCardSetupShape},
     )
     def post(self, request):
-        body = PortalCardSetupRequest(data=request.data)
+        body = PortalBillingCardSetupRequest(data=request.data)
         body.is_valid(raise_exception=True)
         setup = portal.portal_card_setup(
             user=request.user,
@@ -337,11 +337,11 @@ class PortalPaymentsView(_PatientView):
     @extend_schema(
         operation_id="portal_billing_pay",
         parameters=[IDEMPOTENCY],
-        request=PortalPaymentRequest,
-        responses={201: PortalPaymentShape},
+        request=PortalBillingPaymentRequest,
+        responses={201: PortalBillingPaymentShape},
     )
     def post(self, request):
-        body = PortalPaymentRequest(data=request.data, context={"request": request})
+        body = PortalBillingPaymentRequest(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         patient = self.patient()
@@ -368,7 +368,7 @@ class PortalPaymentsView(_PatientView):
 class PortalPaymentView(_PatientView):
     """One of my payments as Stripe has it now (after 3-D Secure in my browser)."""
 
-    @extend_schema(operation_id="portal_billing_payment", responses={200: PortalPaymentShape})
+    @extend_schema(operation_id="portal_billing_payment", responses={200: PortalBillingPaymentShape})
     def get(self, request, payment_id):
         payment = portal.portal_payment_get(patient=self.patient(), public_id=payment_id)
         if payment.status in ("pending", "requires_action"):

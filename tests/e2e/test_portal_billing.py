@@ -105,3 +105,28 @@ def test_the_patient_pays_the_balance_with_the_saved_card(browser, live_server):
     assert sorted(p.amount for p in payments) == [12_500, 45_000]
     assert all(p.status == "succeeded" and not p.off_session for p in payments)
     assert sorted(c.amount for c in stripe_browser.charges_for(patient)) == [12_500, 45_000]
+
+
+def test_the_patient_pays_an_invoice_with_a_new_card_without_keeping_it(browser, live_server):
+    location, user, patient = patient_with_portal("Nora New")
+    biller = staff_with_role(Role.BILLING, location=location)
+    invoice = billing.invoice_create(
+        actor=biller,
+        patient=patient,
+        location=location,
+        lines=[{"description": "Spravato session", "quantity": 1, "unit_amount": 30_000}],
+    )
+    sign_in(browser, live_server, user.email, area="portal")
+    browser.get(f"{live_server.url}/portal/billing/")
+    assert browser.find_element("id", "no-card")
+    browser.find_element("css selector", f"#open-{invoice.public_id} a.pay-new").click()
+    assert "Pay $300.00 with a new card" in browser.find_element("tag name", "h1").text
+    fill_card(browser, stripe_browser.CARD_OK)
+    browser.find_element("id", "save-card").click()  # "Pay $300.00"; the card is not kept
+    WebDriverWait(browser, 30).until(lambda b: "done=paid" in b.current_url)
+    assert browser.find_element("id", "balance").text == "$0.00"
+    assert browser.find_element("id", "no-card")  # paid once, not kept
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    assert [c.amount for c in stripe_browser.charges_for(patient)] == [30_000]
+    assert not CardConsent.objects.exists()

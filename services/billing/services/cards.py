@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
 
 from services.billing import stripe_gateway as gateway
 from services.billing.event_names import PAYMENT_METHOD_SAVED
@@ -41,7 +40,8 @@ def card_consent_wording(organization) -> str:
 
 def card_belongs_elsewhere(*, patient, payment_method_id: str) -> bool:
     """The card is on file, or was set up, for another patient of the practice (our records only:
-    nothing is asked of Stripe), so it may not be charged or kept for this one."""
+    nothing is asked of Stripe), so it may not be charged or kept for this one. (A card used once
+    without being kept is spent at Stripe: it cannot be charged again for anyone.)"""
     if not payment_method_id:
         return False
     org = patient.organization_id
@@ -52,9 +52,6 @@ def card_belongs_elsewhere(*, patient, payment_method_id: str) -> bool:
         or CardSetup.objects.filter(organization_id=org, payment_method_id=payment_method_id)
         .exclude(patient=patient)
         .exists()
-        or Payment.objects.filter(
-            Q(organization_id=org) & Q(stripe_payment_method_id=payment_method_id) & ~Q(patient=patient)
-        ).exists()
     )
 
 
