@@ -55,10 +55,20 @@ def _overview(request, error: str | None = None, status: int = 200):
     except DomainError as exc:
         return _not_linked(request, exc)
     statement = portal.portal_statement(patient=patient)
+    on_plan = portal.plan_invoice_ids(patient=patient)
     rows = [
-        {**row, "due_label": dollars(row["amount_due"]), "total_label": dollars(row["total"])}
+        {
+            **row,
+            "due_label": dollars(row["amount_due"]),
+            "total_label": dollars(row["total"]),
+            "on_plan": row["id"] in on_plan,
+        }
         for row in statement["invoices"]
     ]
+    due_now = [
+        r for r in rows if r["status"] == InvoiceStatus.OPEN and r["amount_due"] > 0 and not r["on_plan"]
+    ]
+    plan_due = sum(r["amount_due"] for r in rows if r["on_plan"])
     plans = [plan_dict(p) for p in portal.portal_plans(patient=patient)]
     for plan in plans:
         for i in plan["installments"]:
@@ -67,10 +77,12 @@ def _overview(request, error: str | None = None, status: int = 200):
         request,
         "overview.html",
         {
-            "balance": statement["balance"],
-            "balance_label": dollars(statement["balance"]),
+            # What is due now; what an installment plan will charge on its schedule is shown apart.
+            "balance": statement["balance"] - plan_due,
+            "balance_label": dollars(statement["balance"] - plan_due),
+            "plan_due_label": dollars(plan_due) if plan_due else "",
             "invoices": rows,
-            "open_invoices": [r for r in rows if r["status"] == InvoiceStatus.OPEN and r["amount_due"] > 0],
+            "open_invoices": due_now,
             "plans": plans,
             "card": card_dict(patient)["card"],
             "attempt": uuid.uuid4().hex,
@@ -212,8 +224,9 @@ def pay_balance_page(request):
         patient = portal.portal_patient(user=request.portal_user)
         statement = portal.portal_statement(patient=patient)
         payment = None
+        on_plan = portal.plan_invoice_ids(patient=patient)
         for row in reversed(statement["invoices"]):  # the statement lists newest first
-            if row["status"] != InvoiceStatus.OPEN or row["amount_due"] <= 0:
+            if row["status"] != InvoiceStatus.OPEN or row["amount_due"] <= 0 or row["id"] in on_plan:
                 continue
             payment = _pay_one(request, patient, row["id"], row["amount_due"])
             if payment.status != PaymentStatus.SUCCEEDED:

@@ -25,7 +25,7 @@ from services.billing.statements import statement_of
 from services.core.audit import audit_record
 from services.core.errors import InvalidInput, NotFound, RuleViolation
 from services.organizations.models import User
-from services.packages.models import Installment, PaymentPlan
+from services.packages.models import Installment, PaymentPlan, PlanStatus
 from services.patients.models import Patient
 
 
@@ -87,6 +87,16 @@ def portal_plans(*, patient: Patient) -> list[PaymentPlan]:
     )
 
 
+def plan_invoice_ids(*, patient: Patient) -> set[str]:
+    """Invoices a running installment plan pays (the plan's schedule charges them, not the patient
+    here): their balance is shown as on the plan, and they are not paid from the portal."""
+    return set(
+        PaymentPlan.objects.filter(
+            patient=patient, status__in=[PlanStatus.PENDING, PlanStatus.ACTIVE, PlanStatus.PAUSED]
+        ).values_list("purchase__invoice__public_id", flat=True)
+    ) - {None}
+
+
 def portal_card(*, patient: Patient):
     return card_on_file(patient=patient)
 
@@ -140,6 +150,11 @@ def portal_pay(
     if invoice.status != InvoiceStatus.OPEN:
         raise RuleViolation(
             f"This invoice is {invoice.status.replace('_', ' ')}; nothing can be paid on it.", field="invoice"
+        )
+    if invoice.public_id in plan_invoice_ids(patient=patient):
+        raise RuleViolation(
+            "Your installment plan pays this invoice on its schedule; ask the clinic to pay it off early.",
+            field="invoice",
         )
     due = billing.invoice_payable(invoice)
     if amount > due:

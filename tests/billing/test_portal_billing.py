@@ -234,3 +234,46 @@ def test_another_patients_card_is_refused_at_the_desk(biller, location, stripe_c
     response = client_for(biller).post("/api/v1/payments", body, format="json")
     assert response.status_code == 422 and field(response) == "payment_method"
     assert not Payment.objects.filter(patient=patient).exists() and stripe_calls == []
+
+
+def page_client(user):
+    from django.test import Client
+
+    from tests.factories.organizations import PASSWORD
+
+    client = Client()
+    response = client.post("/portal/login", {"email": user.email, "password": PASSWORD, "next": "/portal/"})
+    assert response.status_code == 302, response.content
+    return client
+
+
+def test_the_billing_page_shows_balance_invoices_and_plan_schedule(portal_patient, biller, location, org):
+    from tests.packages.test_plans import sell_on_plan
+
+    user, patient = portal_patient
+    put_card_on_file(patient, biller)
+    package = make_package(organization=org, credits=6, price_amount=240_000)
+    _, plan = sell_on_plan(client_for(biller), patient, package, location, deposit=40_000, installments=4)
+    invoice = bill(biller, patient, location, amount=12_345)
+    client = page_client(user)
+    page = client.get("/portal/billing/").content.decode()
+    assert 'id="balance">$123.45<' in page  # the plan's future installments are not "due now"
+    assert "Your payment plan pays $2,000.00 more on its schedule" in page
+    assert page.count('class="installment"') == 4 and "$500.00" in page
+    assert f'id="open-{invoice.public_id}"' in page and "Visa ending 4242" in page
+    receipt = client.get(f"/portal/billing/invoices/{invoice.public_id}/receipt.pdf")
+    assert receipt.status_code == 200 and receipt.content.startswith(b"%PDF")
+    assert client.get("/portal/billing/statement.pdf").content.startswith(b"%PDF")
+    plan_invoice = plan.purchase.invoice.public_id
+    refused = client_for(user).post(
+        f"{BASE}/payments", {"invoice": plan_invoice, "amount": 100}, format="json"
+    )
+    assert refused.status_code == 422 and field(refused) == "invoice"
+    # A second patient's invoice is not found on the pages either, and paying it records nothing.
+    other_user = portal_user(org, name="Someone Else")
+    PatientFactory(home_location=location, portal_user=other_user, email=other_user.email)
+    other = page_client(other_user)
+    assert other.get(f"/portal/billing/invoices/{invoice.public_id}/receipt.pdf").status_code == 404
+    paid = other.post("/portal/billing/pay", {"invoice": invoice.public_id, "amount": 100, "attempt": "x"})
+    assert paid.status_code == 404
+    assert not Payment.objects.filter(invoice=invoice).exists()
