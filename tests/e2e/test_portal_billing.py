@@ -130,3 +130,34 @@ def test_the_patient_pays_an_invoice_with_a_new_card_without_keeping_it(browser,
     assert invoice.status == "paid"
     assert [c.amount for c in stripe_browser.charges_for(patient)] == [30_000]
     assert not CardConsent.objects.exists()
+
+
+def test_a_card_that_asks_for_3d_secure_pays_after_the_patient_confirms(browser, live_server):
+    location, user, patient = patient_with_portal("Tess Secure")
+    biller = staff_with_role(Role.BILLING, location=location)
+    invoice = billing.invoice_create(
+        actor=biller,
+        patient=patient,
+        location=location,
+        lines=[{"description": "Spravato session", "quantity": 1, "unit_amount": 25_000}],
+    )
+    sign_in(browser, live_server, user.email, area="portal")
+    browser.get(f"{live_server.url}/portal/billing/card?invoice={invoice.public_id}")
+    fill_card(browser, stripe_browser.CARD_3DS)
+    browser.find_element("id", "save-card").click()
+
+    def confirm_with_the_bank(b):
+        buttons = b.find_elements("xpath", "//button[text()='Complete authentication']")
+        if buttons:
+            buttons[0].click()
+        return bool(buttons)
+
+    WebDriverWait(browser, 20).until(confirm_with_the_bank)  # the card, when it is entered
+    WebDriverWait(browser, 20).until(lambda b: "Confirm your payment" in b.page_source)
+    WebDriverWait(browser, 20).until(confirm_with_the_bank)  # the payment itself
+    WebDriverWait(browser, 30).until(lambda b: "done=paid" in b.current_url)
+    assert browser.find_element("id", "balance").text == "$0.00"
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    [payment] = Payment.objects.filter(patient=patient)
+    assert payment.status == "succeeded" and not payment.off_session
