@@ -102,3 +102,42 @@ def test_a_balance_paid_meanwhile_is_not_charged_again(declined_visit, biller):
     assert dunning_run() == 0
     assert ChargeDunning.objects.get(invoice=invoice).status == "settled"
     assert [c.amount for c in stripe_browser.charges_for(patient)] == [52_500]
+
+
+def test_a_declined_no_show_fee_is_retried_and_a_waiver_takes_it_off_the_ladder(
+    biller, location, iv, deliver, manager
+):
+    from services.packages import events
+    from services.packages.models import PolicyFee
+    from services.packages.services import fees
+    from services.scheduling.services.lifecycle import appointment_no_show
+    from tests.factories.scheduling import AppointmentFactory
+
+    patient = PatientFactory(
+        home_location=location, cleared=True, consent_email=True, email="fee@example.test"
+    )
+    put_card_on_file(patient, biller, number=stripe_browser.CARD_DECLINED)
+    missed = AppointmentFactory(
+        patient=patient, location=location, service=iv, start=clock.now() - timedelta(hours=1)
+    )
+    appointment_no_show(actor=biller, appointment=missed)
+    deliver("appointment.no_show", events.appointment_no_show)
+    deliver("payment.failed", events.payment_decided, times=2)
+    fee = PolicyFee.objects.get(appointment=missed)
+    dunning = ChargeDunning.objects.get(invoice_id=fee.invoice_id)
+    assert (dunning.kind, dunning.status, dunning.tries) == ("fee", "retrying", 1)
+    assert "missed or late-cancelled appointment fee" in notices()[0].body
+
+    due = dunning.next_attempt_at + timedelta(minutes=1)
+    clock.set_clock(lambda: due)
+    assert dunning_run() == 1  # the second try, declined again
+    deliver("payment.failed", events.payment_decided)
+    fee.refresh_from_db()
+    assert fee.status == "failed" and fee.payment.source_key == f"fee-appointment-try2-{missed.pk}"
+
+    fees.fee_waive(actor=manager, fee=fee, reason="Snowstorm closed the roads")
+    later = ChargeDunning.objects.get(pk=dunning.pk).next_attempt_at + timedelta(minutes=1)
+    clock.set_clock(lambda: later)
+    assert dunning_run() == 0
+    assert ChargeDunning.objects.get(pk=dunning.pk).status == "settled"
+    assert Payment.objects.filter(patient=patient).count() == 2
