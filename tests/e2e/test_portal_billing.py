@@ -66,8 +66,9 @@ def test_a_card_added_on_the_portal_lands_through_localstripes_webhook(browser, 
     setup = CardSetup.objects.get(patient=patient)
     assert setup.status == "succeeded"
     # It came by the webhook localstripe sent (the page only reads our records, never Stripe).
-    event = StripeEvent.objects.get(type="setup_intent.succeeded")
-    assert event.payload["data"]["object"]["id"] == setup.stripe_setup_intent_id
+    event = StripeEvent.objects.get(
+        type="setup_intent.succeeded", payload__data__object__id=setup.stripe_setup_intent_id
+    )
     assert event.outcome == "applied" and event.processed_at is not None
     consent = CardConsent.objects.get(card_setup=setup)
     assert consent.channel == "portal" and consent.recorded_by == user and consent.kept_at is not None
