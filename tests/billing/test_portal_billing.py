@@ -221,6 +221,8 @@ def test_a_card_presented_at_the_desk_is_kept_with_consent(biller, location):
     consent = CardConsent.objects.get()
     assert (consent.channel, consent.recorded_by, consent.payment_method_id) == ("desk", desk, pm)
     assert consent.kept_at is not None
+    [card] = client_for(biller).get(f"/api/v1/patients/{patient.public_id}/payment-methods").json()["results"]
+    assert card["consent"]["channel"] == "desk" and "keep this card on file" in card["consent"]["wording"]
 
 
 def test_another_patients_card_is_refused_at_the_desk(biller, location, stripe_calls):
