@@ -160,6 +160,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/appointments/", include("api.portal.change_pages")),  # move or cancel a session
+    path("portal/billing/", include("api.portal.billing_pages")),
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
     re_path(r"^staff/password-reset/?$", staff_pages.password_reset_page, name="staff-password-reset-page"),

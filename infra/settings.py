@@ -206,6 +206,10 @@ CLINICAL_KETAMINE_MIN_GAP_HOURS = env_int("CLINICAL_KETAMINE_MIN_GAP_HOURS", 24)
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # localstripe in the dev stack
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# What the patient's browser loads to collect a card: Stripe.js itself, or the dev stack's
+# localstripe stand-in (infra/devstack.py sets both to localstripe's).
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
 
 # --- Email and SMS --------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")

@@ -44,7 +44,7 @@ from services.notifications.services import notifications_release_due  # noqa: E
 from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
 from workers import liveness, outbox, reconciler  # noqa: E402
-from workers.actors.billing import billing_reconcile_all, billing_sweep  # noqa: E402
+from workers.actors.billing import billing_dunning, billing_reconcile_all, billing_sweep  # noqa: E402
 
 logger = logging.getLogger("chairside.scheduler")
 
@@ -151,6 +151,7 @@ JOBS: list[Every | DailyPerClinic] = [
     Every("billing.sweep", 120, billing_sweep.send),  # lost webhook messages, payments a crash left pending
     Every("billing.reconcile", 86_400, billing_reconcile_all.send),
     Every("shifts.patterns", 3600, shift_patterns_generate_all),  # weekly patterns extended to the horizon
+    Every("billing.dunning", 60, billing_dunning.send),  # declined visit and fee charges tried again
 ]
 
 

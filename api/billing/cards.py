@@ -32,12 +32,19 @@ class PatientPaymentMethodViewSet(ScopedViewSet):
         customer = selectors.card_on_file(patient=self._patient())
         cards = []
         if customer is not None:
+            consent = selectors.card_consent(customer=customer)
             cards.append(
                 {
                     "brand": customer.card_brand,
                     "last4": customer.card_last4,
                     "exp_month": customer.card_exp_month,
                     "exp_year": customer.card_exp_year,
+                    "consent": consent
+                    and {
+                        "channel": consent.channel,
+                        "recorded_at": consent.created_at,
+                        "wording": consent.wording,
+                    },
                 }
             )
         return Response(unpaged(cards))

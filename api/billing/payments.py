@@ -79,6 +79,7 @@ class PaymentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             payment_method=data.get("payment_method"),
             off_session=data["off_session"],
             location=location,
+            save_card=data["save_card"],
         )
         secret = getattr(payment, "client_secret", None)
         payment = self.get_queryset().get(pk=payment.pk)

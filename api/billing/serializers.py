@@ -172,6 +172,11 @@ class PaymentCreateSerializer(StrictSerializer):
     )
     purpose = serializers.ChoiceField(choices=sorted(PAYMENT_PURPOSES), required=False)
     off_session = serializers.BooleanField(default=False)
+    save_card = serializers.BooleanField(
+        default=False,
+        help_text="The patient agreed to keep the card presented (`payment_method`) on file for later "
+        "charges without them present; the consent is recorded with the staff member and its wording.",
+    )
 
     def validate_amount(self, value):
         if value <= 0:
@@ -276,8 +281,17 @@ class SetupResponseSerializer(serializers.Serializer):
     card_setup = serializers.CharField()
 
 
+class CardConsentSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=["portal", "desk"])
+    recorded_at = serializers.DateTimeField()
+    wording = serializers.CharField(help_text="What the patient agreed to")
+
+
 class CardOnFileSerializer(serializers.Serializer):
     brand = serializers.CharField()
     last4 = serializers.CharField()
     exp_month = serializers.IntegerField(allow_null=True)
     exp_year = serializers.IntegerField(allow_null=True)
+    consent = CardConsentSerializer(
+        allow_null=True, help_text="The patient's recorded consent to keep this card (none for older cards)"
+    )

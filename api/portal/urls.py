@@ -1,6 +1,6 @@
 """Portal routes under /api/v1/portal/ (each with an optional trailing slash)."""
 
-from django.urls import re_path
+from django.urls import include, path, re_path
 
 from api.portal import accounts, changes, records, waitlist
 from api.recalls.self_booking import PortalAvailabilityView
@@ -43,6 +43,7 @@ urlpatterns = [
     ),
     re_path(r"^availability/?$", PortalAvailabilityView.as_view(), name="portal-availability"),
     re_path(r"^invoices/?$", records.PortalInvoicesView.as_view(), name="portal-invoices"),
+    path("billing/", include("api.portal.billing")),  # api/portal/billing.py: the patient's money
     re_path(r"^waitlist/?$", waitlist.PortalWaitlistView.as_view(), name="portal-waitlist"),
     re_path(rf"^offers/{OFFER}/?$", waitlist.PortalOfferView.as_view(), name="portal-offer"),
     re_path(

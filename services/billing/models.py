@@ -55,6 +55,47 @@ class CardSetup(PublicIdModel):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
+    # False for a card the patient enters to pay once in the portal without agreeing to keep it:
+    # it pays that payment and is not made the card on file.
+    keep_on_file = models.BooleanField(default=True)
+
+
+class ConsentChannel(models.TextChoices):
+    PORTAL = "portal"  # the patient ticked the box on the portal's card page
+    DESK = "desk"  # staff recorded the patient's spoken or signed agreement at the desk
+
+
+class CardConsent(PublicIdModel):
+    """The patient's agreement to keep a card on file and charge it without them present.
+
+    Written before Stripe is asked for anything: with the words agreed to, who recorded it and
+    where. One per card setup (portal) or per desk payment whose card is kept; `kept_at` says the
+    card did land on file (a declined card leaves the consent unused).
+    """
+
+    PUBLIC_ID_PREFIX = "ccn"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=8, choices=ConsentChannel.choices)
+    wording = models.CharField(max_length=500)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    card_setup = models.OneToOneField(
+        CardSetup, null=True, blank=True, on_delete=models.PROTECT, related_name="consent"
+    )
+    payment = models.OneToOneField(
+        "billing.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="card_consent"
+    )
+    payment_method_id = models.CharField(max_length=64, blank=True, default="")
+    kept_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(card_setup__isnull=False) | Q(payment__isnull=False),
+                name="card_consent_has_source",
+            )
+        ]
 
 
 class BillingPolicy(models.Model):
@@ -162,6 +203,41 @@ class Invoice(PublicIdModel):
         indexes = [
             models.Index(fields=["organization", "location", "created_at"], name="invoice_scope_list"),
             models.Index(fields=["patient", "created_at"], name="invoice_patient"),
+        ]
+
+
+class DunningStatus(models.TextChoices):
+    RETRYING = "retrying"  # the next try is at next_attempt_at (or its outcome is awaited)
+    EXHAUSTED = "exhausted"  # the ladder's last try failed: the invoice stays open for the desk
+    SETTLED = "settled"  # paid (by a retry, at the desk or in the portal), waived or voided
+
+
+class ChargeDunning(PublicIdModel):
+    """A declined off-session charge of a visit or fee invoice, retried on the clinic's dunning
+    ladder (its plan policy's retry days, counted from the clinic-local day of the first decline).
+
+    One per invoice. Each try is its own payment keyed `<kind>-appointment-try<n>-<appointment>`,
+    so a retried job reaches the same payment and Stripe is charged at most once per try.
+    """
+
+    PUBLIC_ID_PREFIX = "dun"
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="dunning")
+    kind = models.CharField(max_length=8)  # visit | fee: which charge of the appointment
+    appointment_id = models.BigIntegerField()
+    purpose = models.CharField(max_length=24)
+    tries = models.PositiveSmallIntegerField(default=1)  # charges made so far, the first included
+    status = models.CharField(max_length=10, choices=DunningStatus.choices, default=DunningStatus.RETRYING)
+    first_failed_on = models.DateField()  # in the clinic's zone
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_failure = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="charge_dunning_due", condition=Q(status="retrying")
+            )
         ]
 
 

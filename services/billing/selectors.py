@@ -6,7 +6,7 @@ clinics (org admins: everywhere); clinicians see none of it.
 
 from django.db.models import Prefetch, QuerySet
 
-from services.billing.models import BillingCustomer, Invoice, InvoiceLine, Payment, Refund
+from services.billing.models import BillingCustomer, CardConsent, Invoice, InvoiceLine, Payment, Refund
 from services.core.errors import NotFound
 from services.organizations.access import access_roles
 from services.organizations.scope import Scope
@@ -79,6 +79,20 @@ def refund_list(
 def card_on_file(*, patient) -> BillingCustomer | None:
     customer = BillingCustomer.objects.filter(patient=patient).first()
     return customer if customer and customer.default_payment_method_id else None
+
+
+def card_consent(*, customer: BillingCustomer) -> CardConsent | None:
+    """The consent recorded when the card now on file was kept (None for a card kept before
+    consents were recorded, or set up by staff without one)."""
+    return (
+        CardConsent.objects.filter(
+            patient_id=customer.patient_id,
+            payment_method_id=customer.default_payment_method_id,
+            kept_at__isnull=False,
+        )
+        .order_by("-kept_at")
+        .first()
+    )
 
 
 def invoice_payments(*, invoice: Invoice) -> list[Payment]:

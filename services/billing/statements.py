@@ -50,18 +50,22 @@ _COLUMNS = (
 
 def patient_statement(*, scope: Scope, patient, now: datetime | None = None) -> dict:
     """Invoices of the patient at the caller's clinics (drafts and void ones left out), newest first."""
+    invoices = scope.filter(Invoice.objects.all(), location_field="location", wanted=MONEY_READERS)
+    # The scope's practice is the patient's (the patient was found through it): no query for it.
+    org = scope.organization if scope.organization.pk == patient.organization_id else None
+    return statement_of(invoices=invoices.filter(patient=patient), patient=patient, now=now, organization=org)
+
+
+def statement_of(*, invoices, patient, now: datetime | None = None, organization=None) -> dict:
+    """The statement over `invoices` (a queryset of the patient's invoices, already scoped)."""
     now = now or clock.now()
     # Plain tuples, not model instances: 200 invoices and their clinics cost a fraction of the time.
     invoices = (
-        scope.filter(Invoice.objects.all(), location_field="location", wanted=MONEY_READERS)
-        .filter(patient=patient)
-        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        invoices.exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
         .order_by("-issued_at", "-pk")
         .values_list(*_COLUMNS, named=True)
     )
-    # The scope's practice is the patient's (the patient was found through it): no query for it.
-    org = scope.organization if scope.organization.pk == patient.organization_id else patient.organization
-    currency = org.currency
+    currency = (organization or patient.organization).currency
     aging = dict.fromkeys(BUCKETS, 0)
     rows = []
     today: dict[str, date] = {}  # per clinic zone

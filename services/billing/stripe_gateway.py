@@ -306,14 +306,20 @@ def payment_intent_create(
     payment_method_id: str | None,
     metadata: dict[str, str],
     idempotency_key: str,
+    keep_card: bool = False,
 ) -> PaymentIntentResult:
-    """An unconfirmed PaymentIntent: nothing is charged until `payment_intent_confirm`."""
+    """An unconfirmed PaymentIntent: nothing is charged until `payment_intent_confirm`.
+
+    `keep_card`: the patient agreed to keep the card for later charges without them present.
+    """
     params: dict[str, Any] = {
         "amount": amount,
         "currency": currency,
         "customer": customer_id,
         "metadata": metadata,
     }
+    if keep_card and not _localstripe():  # localstripe: no setup_future_usage (card_keep_on_file attaches)
+        params["setup_future_usage"] = "off_session"
     if payment_method_id:
         params["payment_method"] = payment_method_id
     try:

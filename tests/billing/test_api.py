@@ -39,7 +39,8 @@ def test_card_on_file_through_the_api_and_a_webhook(billing_client, patient, ano
     assert deliver(anon, event("setup_intent.succeeded", si)).status_code == 200
     process_received()
     cards = billing_client.get(f"/api/v1/patients/{patient.public_id}/payment-methods").json()["results"]
-    assert cards == [{"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}]
+    # Set up by staff without recording the patient's consent: the card shows none.
+    assert cards == [{"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034, "consent": None}]
 
 
 def test_payment_with_idempotency_key_is_taken_once(billing_client, patient_with_card):

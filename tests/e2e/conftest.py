@@ -1,6 +1,7 @@
 """End-to-end tests: the real Redis broker in a test namespace, a real Dramatiq worker thread, and
 (for the portal and report pages) headless Chromium from Debian's packages, installed here when missing."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,7 +62,10 @@ def live_server(django_db_setup, django_db_blocker):
 
     if not settings.STATIC_URL:
         settings.STATIC_URL = "/static/"
-    server = LiveServer("localhost")
+    # `make test` registers this port's webhook endpoint with localstripe (infra/devstack.py), so
+    # what localstripe announces reaches the app under test as Stripe would deliver it.
+    port = os.environ.get("CHAIRSIDE_LIVE_SERVER_PORT")
+    server = LiveServer(f"localhost:{port}" if port else "localhost")
     yield server
     server.stop()
 

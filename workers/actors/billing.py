@@ -6,11 +6,12 @@ the handler; workers/tasks.py (or the registry's REGISTRATIONS block) imports it
 """
 
 from services.billing import events as billing_events
-from services.billing.event_names import STRIPE_EVENT_RECEIVED
+from services.billing.event_names import PAYMENT_SUCCEEDED, STRIPE_EVENT_RECEIVED
 from workers.registry import handler
 
 # A Stripe outage while attaching a card is worth retrying for a while; bad data is not (registry).
 handler(STRIPE_EVENT_RECEIVED, max_retries=8, time_limit=60_000)(billing_events.stripe_event_received)
+handler(PAYMENT_SUCCEEDED, max_retries=8, time_limit=60_000)(billing_events.card_keep_after_payment)
 
 
 # --- Periodic billing work, sent by the scheduler (workers/scheduler.py JOBS) ------------------
@@ -19,6 +20,7 @@ import logging  # noqa: E402
 
 import dramatiq  # noqa: E402
 
+from services.billing.dunning import dunning_run  # noqa: E402
 from services.billing.reconcile import billing_reconcile  # noqa: E402
 from services.billing.services import billing_resume_pending  # noqa: E402
 from services.billing.webhooks import stripe_events_process_pending  # noqa: E402
@@ -49,3 +51,9 @@ def billing_reconcile_all() -> None:
                 "ledger_entries": report.ledger_entries,
             },
         )
+
+
+@dramatiq.actor(actor_name="billing.dunning", queue_name="periodic", max_retries=0, time_limit=110_000)
+def billing_dunning() -> None:
+    """Declined visit and fee charges whose next try on the clinic's dunning ladder is due."""
+    logger.info("billing dunning", extra={"tries": dunning_run()})

@@ -7,12 +7,18 @@ from django.db import IntegrityError, transaction
 from services.billing import ledger
 from services.billing import stripe_gateway as gateway
 from services.billing.models import (
+    CardConsent,
     Invoice,
     InvoiceStatus,
     Payment,
     PaymentStatus,
 )
-from services.billing.services.cards import stripe_customer_ensure
+from services.billing.services.cards import (
+    card_belongs_elsewhere,
+    card_keep_after_payment,
+    desk_card_consent_record,
+    stripe_customer_ensure,
+)
 from services.billing.services.common import (
     LOCK_PAYMENT,
     PAYMENT_PURPOSES,
@@ -41,6 +47,7 @@ def payment_create(
     payment_method: str | None = None,
     off_session: bool = False,
     location=None,
+    save_card: bool = False,
 ) -> Payment:
     """Charge the patient `amount` (minor units) for `purpose`, once per `source_key`.
 
@@ -50,6 +57,8 @@ def payment_create(
     file is used, and an on-session payment without any card returns `client_secret` for the
     browser to collect one. `off_session=True` charges without the patient: a card that needs
     3-D Secure fails (`authentication_required`) instead of asking. Paying an invoice pays it down.
+    `save_card=True` records the patient's consent (by `actor`, at the desk) and keeps the card
+    presented (`payment_method`) on file once the payment succeeds.
     The payment is taken at `location` (default: the invoice's clinic, else the patient's home).
 
     Returns the Payment: `succeeded`, `failed` (a decline is a result, with `failure_code` and
@@ -75,6 +84,10 @@ def payment_create(
     location = location or patient.home_location
     if location.organization_id != organization.pk:
         raise InvalidInput("No such clinic.", field="location")
+    if save_card and (off_session or not payment_method):
+        raise InvalidInput("A card is kept only when the patient presents it.", field="save_card")
+    if payment_method and card_belongs_elsewhere(patient=patient, payment_method_id=payment_method):
+        raise RuleViolation("This card belongs to another patient.", field="payment_method")
 
     account = practice_account(organization)  # 422 before anything is recorded or sent
     deferred = in_callers_transaction()
@@ -105,6 +118,8 @@ def payment_create(
                     created = True
             except IntegrityError:
                 payment = Payment.objects.get(organization=organization, source_key=source_key)
+        if created and save_card:
+            desk_card_consent_record(actor=actor, payment=payment)
         if created:
             audit_record(
                 organization=organization,
@@ -167,7 +182,17 @@ def payment_process(*, payment_id: int, payment_method: str | None = None) -> Pa
         payment = ledger.payment_intent_apply(payment_id=payment.pk, intent=intent)
     if intent.status in ("requires_action", "requires_payment_method") and not payment.off_session:
         payment.client_secret = intent.client_secret
+    if intent.status == "succeeded":
+        _keep_card(payment)
     return payment
+
+
+def _keep_card(payment: Payment) -> None:
+    """A desk payment's card, kept now if the patient agreed; `payment.succeeded` retries it."""
+    try:
+        card_keep_after_payment(payment=payment)
+    except PaymentGatewayUnavailable:
+        pass  # the payment.succeeded handler tries again
 
 
 def _payment_intent_for(payment: Payment, payment_method: str | None) -> gateway.PaymentIntentResult:
@@ -197,6 +222,7 @@ def _payment_intent_for(payment: Payment, payment_method: str | None) -> gateway
             payment.organization, payment=payment.public_id, attempt=str(payment.attempt)
         ),
         idempotency_key=f"{payment.idempotency_key}-create",
+        keep_card=CardConsent.objects.filter(payment_id=payment.pk).exists(),
     )
     # Committed before confirming: a retry after a crash finds the intent instead of making one.
     Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id__isnull=True).update(

@@ -16,9 +16,9 @@ def payment_settle(*, payment: Payment) -> None:
         plans.plan_payoff_settle(payment=payment)
     elif key.startswith("fee-appointment-"):
         fees.fee_settle(payment=payment)
-        visits.charge_failed_notify(payment=payment, what="a missed or late-cancelled appointment fee")
+        visits.charge_dunning(payment=payment, what="a missed or late-cancelled appointment fee")
     elif key.startswith("visit-appointment-"):
-        visits.charge_failed_notify(payment=payment, what="your visit")
+        visits.charge_dunning(payment=payment, what="your visit")
 
 
 def plan_of_payment(payment: Payment) -> PaymentPlan | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
+from services.billing import dunning
 from services.billing import services as billing
 from services.billing.models import BillingPolicy, Invoice, InvoiceStatus, Payment, VisitCharge
 from services.clinics.models import ServicePrice
@@ -24,6 +25,7 @@ from services.core.outbox import event_record
 from services.notifications.services import notification_send
 from services.packages.event_names import VISIT_BILLED
 from services.packages.schedule import local_date
+from services.packages.selectors import plan_policy_for
 from services.packages.services import credits, money
 from services.packages.services.credits import SessionRef
 from services.scheduling.models import Appointment, AppointmentStatus
@@ -133,15 +135,38 @@ def visit_charge(*, invoice_id: int) -> Payment | None:
     )
 
 
-def charge_failed_notify(*, payment: Payment, what: str) -> None:
-    """Tell the patient a charge for a visit or a fee was declined (no clinical detail)."""
+def charge_dunning(*, payment: Payment, what: str) -> None:
+    """A visit or fee charge was decided: a success leaves the dunning ladder; a decline books the
+    ladder's next try (the clinic's plan policy: retry days, charge hour) and tells the patient."""
+    if payment.status in money.PAID:
+        dunning.charge_succeeded(payment=payment)
+        return
+    if payment.status != "failed":
+        return
+    policy = plan_policy_for(payment.location)
+    decline = dunning.charge_declined(
+        payment=payment, retry_days=list(policy.retry_days), charge_hour=policy.charge_hour
+    )
+    if decline is not None:
+        charge_failed_notify(payment=payment, what=what, retry_on=decline.retry_on)
+
+
+def charge_failed_notify(*, payment: Payment, what: str, retry_on=None) -> None:
+    """Tell the patient a charge for a visit or a fee was declined (no clinical detail), and when
+    the card is tried again (or that it will not be)."""
     if payment.status != "failed":
         return
     patient, location = payment.patient, payment.location
     amount = f"${payment.amount // 100:,}.{payment.amount % 100:02d}"
+    then = (
+        f"We will try your card again on {retry_on:%B} {retry_on.day}; "
+        if retry_on
+        else "We will not try this card again; "
+    )
     body = (
         f"Your card was declined for {what} of {amount} at {location.name}. "
-        "The amount stays on your account; please call the clinic or pay in the portal."
+        f"The amount stays on your account. {then}please update your card or pay in the portal, "
+        "or call the clinic."
     )
     for channel, to, ok in (
         ("email", patient.email, patient.consent_email),
