@@ -63,6 +63,12 @@ def _last_session(demo, clinic, nurse) -> Appointment | None:
     zone = ZoneInfo(clinic.timezone)
     day = demo.now.astimezone(zone).date() - timedelta(days=24)
     start = datetime.combine(day, time(10, 0), zone)
+    # The clinical demo (loaded first) recorded this infusion with its session record: log that one.
+    recorded = Appointment.objects.filter(
+        organization=demo.org, patient=patient, location=clinic, start=start, status="completed"
+    ).first()
+    if recorded is not None:
+        return recorded
     return Appointment.objects.create(
         organization=demo.org,
         patient=patient,
