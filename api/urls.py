@@ -16,6 +16,9 @@ from api.clinics.chairs import ChairViewSet
 from api.clinics.locations import LocationViewSet
 from api.clinics.providers import ProviderViewSet
 from api.clinics.shifts import ShiftViewSet
+from api.notifications.inbox import InboundMessageViewSet
+from api.notifications.settings import MessageSettingsViewSet
+from api.notifications.templates import MessageTemplateViewSet
 from api.organizations.audit import AuditViewSet
 from api.organizations.auth import TokenRevokeView, TokenView
 from api.organizations.staff import StaffViewSet
@@ -34,6 +37,7 @@ from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 from api.waitlist import views as waitlist_views
 from api.waitlist.policy import WaitlistPolicyViewSet
 from api.webhooks.stripe import StripeWebhookView
+from api.webhooks.twilio import TwilioInboundView, TwilioStatusView
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -85,6 +89,9 @@ router.register("maintenance-plans", recall_plans.MaintenancePlanViewSet, basena
 router.register("recall-policies", recall_plans.RecallPolicyViewSet, basename="recall-policy")
 router.register("clinical-policies", ClinicalPolicyViewSet, basename="clinical-policy")
 router.register("check-ins", recall_checkins.CheckInViewSet, basename="check-in")
+router.register("message-settings", MessageSettingsViewSet, basename="message-settings")
+router.register("message-templates", MessageTemplateViewSet, basename="message-template")
+router.register("inbound-messages", InboundMessageViewSet, basename="inbound-message")
 router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
 router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")
 
@@ -93,6 +100,8 @@ api_v1 = [
     re_path(r"^auth/revoke/?$", TokenRevokeView.as_view(), name="auth-revoke"),
     path("portal/", include("api.portal.urls")),
     re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
+    re_path(r"^webhooks/twilio/sms/?$", TwilioInboundView.as_view(), name="twilio-inbound"),
+    re_path(r"^webhooks/twilio/status/?$", TwilioStatusView.as_view(), name="twilio-status"),
     re_path(sched_cal.FEED_ROUTE, sched_cal.CalendarFeedView.as_view(), name="provider-calendar-feed"),
     re_path(sched_cal.ICS_ROUTE, sched_cal.IcalFeedView.as_view(), name="calendar-ics"),
     path("reports/", include(reports_urls.api_urlpatterns)),

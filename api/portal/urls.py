@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from api.portal import accounts, records, waitlist
+from api.portal import accounts, escort, records, waitlist
 from api.recalls.self_booking import PortalAvailabilityView
 
 OFFER = r"(?P<offer_id>wlo_[0-9a-z]{20})"
@@ -22,6 +22,11 @@ urlpatterns = [
     ),
     re_path(r"^me/?$", accounts.MeView.as_view(), name="portal-me"),
     re_path(r"^appointments/?$", records.PortalAppointmentsView.as_view(), name="portal-appointments"),
+    re_path(
+        r"^appointments/(?P<appointment_id>apt_[0-9a-z]{20})/confirm/?$",
+        escort.PortalAppointmentConfirmView.as_view(),
+        name="portal-appointment-confirm",
+    ),
     re_path(r"^availability/?$", PortalAvailabilityView.as_view(), name="portal-availability"),
     re_path(r"^invoices/?$", records.PortalInvoicesView.as_view(), name="portal-invoices"),
     re_path(r"^waitlist/?$", waitlist.PortalWaitlistView.as_view(), name="portal-waitlist"),

@@ -12,16 +12,17 @@ from smtplib import SMTPRecipientsRefused
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from services.core import clock
 from services.core.errors import InvalidInput
-from services.core.outbox import event_record
+from services.core.ids import new_public_id
+from services.core.outbox import event_record, events_record
 from services.notifications import quiet_hours
 from services.notifications.event_names import NOTIFICATION_REQUESTED
-from services.notifications.models import Channel, Notification, Status
+from services.notifications.models import Channel, Notification, SmsOptOut, Status
 from services.notifications.sms import SmsRejected, get_provider
 from services.organizations.models import Organization
 
@@ -50,8 +51,11 @@ def notification_send(
     to: str,
     body: str,
     subject: str = "",
+    html_body: str = "",
+    ics: str = "",
     template: str = "",
     location=None,
+    patient=None,
     dedupe_key: str | None = None,
     quiet_hours_zone: str | None = None,
     send_after: datetime | None = None,
@@ -60,7 +64,8 @@ def notification_send(
 
     `dedupe_key` makes a repeated call (a retried job) return the first notification instead of
     sending again. With `quiet_hours_zone` (a clinic's IANA zone) a message that would arrive in
-    quiet hours waits until they end; `send_after` postpones it explicitly.
+    quiet hours waits until they end; `send_after` postpones it explicitly. An SMS to a number that
+    texted STOP is recorded as suppressed and never sent, whoever asks for it.
     """
     to = _check_recipient(channel, to)
     if not body.strip():
@@ -73,17 +78,23 @@ def notification_send(
     release_at = max(filter(None, [send_after, now]))
     if quiet_hours_zone:
         release_at = quiet_hours.next_allowed_at(at=release_at, zone=quiet_hours_zone)
+    status = Status.SCHEDULED if release_at > now else Status.QUEUED
+    if channel == Channel.SMS and sms_opted_out(organization_id=organization.pk, phone=to):
+        status = Status.SUPPRESSED
     notification = Notification(
         organization=organization,
         location=location,
+        patient=patient,
         channel=channel,
         to=to,
         subject=subject[:200],
         body=body,
+        html_body=html_body if channel == Channel.EMAIL else "",
+        ics=ics if channel == Channel.EMAIL else "",
         template=template,
         dedupe_key=dedupe_key,
-        send_after=release_at if release_at > now else None,
-        status=Status.SCHEDULED if release_at > now else Status.QUEUED,
+        send_after=release_at if status == Status.SCHEDULED else None,
+        status=status,
     )
     try:
         with transaction.atomic():
@@ -106,16 +117,16 @@ def notification_deliver(*, notification_id: int) -> Notification | None:
     notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
     if notification is None or notification.status != Status.QUEUED:
         return notification  # already sent, failed for good, or gone
+    if notification.channel == Channel.SMS and sms_opted_out(
+        organization_id=notification.organization_id, phone=notification.to
+    ):  # STOP arrived after it was queued
+        notification.status = Status.SUPPRESSED
+        notification.save(update_fields=["status", "updated_at"])
+        return notification
     notification.attempts += 1
     try:
         if notification.channel == Channel.EMAIL:
-            EmailMessage(
-                subject=notification.subject,
-                body=notification.body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[notification.to],
-                headers={"X-Chairside-Notification": notification.public_id},
-            ).send()
+            _email(notification).send()
         else:
             notification.provider_message_id = get_provider().send(to=notification.to, body=notification.body)
     except (SMTPRecipientsRefused, SmsRejected) as exc:
@@ -127,6 +138,51 @@ def notification_deliver(*, notification_id: int) -> Notification | None:
         update_fields=["status", "sent_at", "error", "attempts", "provider_message_id", "updated_at"]
     )
     return notification
+
+
+def _email(notification: Notification) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.to],
+        headers={"X-Chairside-Notification": notification.public_id},
+    )
+    if notification.html_body:
+        email.attach_alternative(notification.html_body, "text/html")
+    if notification.ics:
+        method = "CANCEL" if "METHOD:CANCEL" in notification.ics else "PUBLISH"
+        email.attach("appointment.ics", notification.ics, f"text/calendar; method={method}")
+    return email
+
+
+def sms_opted_out(*, organization_id: int, phone: str) -> bool:
+    return SmsOptOut.objects.filter(organization_id=organization_id, phone=phone).exists()
+
+
+def notifications_queue_many(notifications: list[Notification]) -> int:
+    """Store unsaved notifications in one statement and announce the queued ones in another
+    (the reminder job's path for thousands at once). A notification whose `dedupe_key` exists
+    is skipped; returns how many were stored. Call inside a transaction."""
+    if not notifications:
+        return 0
+    now = clock.now()
+    for n in notifications:
+        n.public_id = n.public_id or new_public_id(Notification.PUBLIC_ID_PREFIX)
+        n.status = Status.SCHEDULED if n.send_after and n.send_after > now else Status.QUEUED
+        n.send_after = n.send_after if n.status == Status.SCHEDULED else None
+    stored = Notification.objects.bulk_create(notifications, ignore_conflicts=True)
+    keys = [n.public_id for n in stored]
+    queued = list(
+        Notification.objects.filter(public_id__in=keys, status=Status.QUEUED).values_list(
+            "pk", "organization_id"
+        )
+    )
+    events_record(
+        name=NOTIFICATION_REQUESTED,
+        rows=[(organization_id, {"notification_id": pk}) for pk, organization_id in queued],
+    )
+    return Notification.objects.filter(public_id__in=keys).count()
 
 
 @transaction.atomic

@@ -78,6 +78,10 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "maintenance_plans": _rule(CLINICAL, CLINICIANS),
     "recall_policies": _rule(CLINICAL, MANAGERS),
     "check_ins": _rule(CLINICAL_LEADS, CLINICIANS),
+    # patient messages
+    "message_settings": _rule(MANAGERS, MANAGERS),
+    "message_templates": _rule(MANAGERS, ORG_ADMIN),
+    "inbound_messages": _rule(CLINICAL, CLINICAL),
     # clinical rules per clinic (the ketamine gap, screening validity)
     "clinical_policies": _rule(CLINICAL, MANAGERS),
     # reports (read only): managers their clinics; org admins and billing the whole practice (billing's
