@@ -38,6 +38,9 @@ class MessageTemplateSerializer(StrictModelSerializer):
 
 
 class MessageTemplateChangeSerializer(MessageTemplateSerializer):
+    kind = serializers.ChoiceField(choices=MessageKind.choices, read_only=True)
+    channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
+
     class Meta(MessageTemplateSerializer.Meta):
         read_only_fields = ["kind", "channel", "created_at", "updated_at"]
 

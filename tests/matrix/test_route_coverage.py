@@ -20,6 +20,8 @@ PUBLIC = {
     "auth-token": "signs in: tests/organizations/test_auth.py",
     "auth-revoke": "revokes the presented token: tests/organizations/test_auth.py",
     "stripe-webhook": "Stripe-Signature instead of a user: tests/billing/test_webhooks.py",
+    "twilio-inbound": "X-Twilio-Signature instead of a user: tests/notifications/test_twilio.py",
+    "twilio-status": "X-Twilio-Signature instead of a user: tests/notifications/test_twilio.py",
     "calendar-ics": "the unguessable feed secret is the credential: tests/scheduling",
     "portal-register": "anyone may register: tests/portal/test_accounts.py",
     "portal-token": "portal sign-in: tests/portal/test_accounts.py",
