@@ -16,7 +16,7 @@ from workers.registry import handlers_for
 def deliver_events(*, times: int = 2, replay_unrecorded: bool = True) -> int:
     """Every recorded event to each of the notifications domain's handlers, `times` times through
     the exactly-once path, then once more straight to the function (as if the processed-event row
-    message's own dedupe key must still hold. Returns how many handler runs had an effect."""
+    had been pruned): the message's own dedupe key must still hold. Returns the effective runs."""
     ran = 0
     for row in OutboxEvent.objects.order_by("id"):
         event = Event.from_row(row)
