@@ -154,7 +154,8 @@ def build() -> Organization:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE bp AS SELECT "
-            "row_number() OVER (PARTITION BY home_location_id ORDER BY id) - 1 AS k, id, home_location_id AS location_id FROM patients_patient WHERE organization_id = %s",
+            "row_number() OVER (PARTITION BY home_location_id ORDER BY id) - 1 AS k, id, "
+            "home_location_id AS location_id FROM patients_patient WHERE organization_id = %s",
             [org.pk],
         )
         cursor.execute(
