@@ -25,6 +25,7 @@ from api.organizations.staff import StaffViewSet
 from api.packages import views as packages
 from api.patients.views import PatientViewSet
 from api.portal import booking_page
+from api.portal import confirm_page as portal_confirm_page
 from api.portal.staff import PortalAccountViewSet
 from api.recalls import checkins as recall_checkins
 from api.recalls import plans as recall_plans
@@ -116,6 +117,11 @@ urlpatterns = [
     path("", include(docs.urlpatterns)),
     path("api/v1/", include(api_v1)),
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
+    re_path(  # the escort request's link (docs/messages.md)
+        r"^portal/appointments/(?P<appointment_id>apt_[0-9a-z]{20})/confirm$",
+        portal_confirm_page.confirm_page,
+        name="portal-appointment-confirm-page",
+    ),
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
 ]

@@ -82,6 +82,7 @@ def appointment_context(appointment, *, location: Location, patient: Patient, se
         "service_name": service.name,
         "escort_name": appointment.escort_name or "not yet given",
         "escort_phone": appointment.escort_phone or "",
+        "confirm_url": f"{settings.PUBLIC_BASE_URL}/portal/appointments/{appointment.public_id}/confirm",
     }
 
 

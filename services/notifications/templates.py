@@ -25,7 +25,8 @@ APPOINTMENT = COMMON | {"when", "date", "time"}
 VARIABLES: dict[str, set[str]] = {
     MessageKind.BOOKING_CONFIRMATION: APPOINTMENT | {"service_name"},
     MessageKind.REMINDER: APPOINTMENT | {"service_name", "hours_before"},
-    MessageKind.ESCORT_REQUEST: APPOINTMENT | {"service_name", "escort_name", "escort_phone", "hours_before"},
+    MessageKind.ESCORT_REQUEST: APPOINTMENT
+    | {"service_name", "escort_name", "escort_phone", "hours_before", "confirm_url"},
     MessageKind.CANCELLATION: APPOINTMENT | {"service_name"},
     MessageKind.RESCHEDULE: APPOINTMENT | {"service_name", "previous_when"},
     MessageKind.COURSE_SUMMARY: COMMON | {"service_name", "session_count", "first_when", "sessions"},
@@ -78,7 +79,7 @@ DEFAULTS: dict[tuple[str, str], Wording] = {
         "Hello {{ patient_first_name }},\n\nA reminder of your {{ service_name }} appointment at "
         "{{ clinic_name }} on {{ when }}.\n\nYou must not drive for 24 hours afterwards, so someone has "
         "to take you home. We have recorded: {{ escort_name }} {{ escort_phone }}.\nPlease confirm your "
-        "appointment and your ride by replying C to our text, or at {{ portal_url }}" + SIGN_OFF,
+        "appointment and your ride by replying C to our text, or at {{ confirm_url }}" + SIGN_OFF,
     ),
     (MessageKind.ESCORT_REQUEST, Channel.SMS): Wording(
         "",

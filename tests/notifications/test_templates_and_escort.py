@@ -5,12 +5,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
+from django.test import Client
 
 from services.core import clock
+from services.notifications.patient_messages import appointment_context
 from services.organizations.models import Role
 from services.scheduling.services import appointment_book
 from tests.conftest import client_for
-from tests.factories.organizations import staff_with_role
+from tests.factories.organizations import PASSWORD, staff_with_role
 from tests.factories.patients import PatientFactory
 from tests.factories.scheduling import bookable_clinic
 from tests.factories.waitlist import portal_user
@@ -170,3 +173,31 @@ def test_staff_record_the_escort_and_the_patient_confirms_in_the_portal(desk, cl
         portal.post(f"/api/v1/portal/appointments/{consult.public_id}/confirm", {}, format="json").status_code
         == 404
     )
+
+
+def test_the_escort_request_links_to_a_portal_page_that_confirms_the_ride(desk, clinic, patient, org):
+    appointment = book(desk, clinic, patient)
+    user = portal_user(org)
+    patient.portal_user = user
+    patient.save()
+    message = appointment_context(
+        appointment, location=clinic.location, patient=patient, service=appointment.service
+    )
+    link = message["confirm_url"].removeprefix(settings.PUBLIC_BASE_URL)
+    assert link == f"/portal/appointments/{appointment.public_id}/confirm"
+
+    page = Client()
+    assert page.post("/portal/login", {"email": user.email, "password": PASSWORD}).status_code == 302
+    form = page.get(link)
+    assert form.status_code == 200 and b'name="escort_name"' in form.content
+    refused = page.post(link, {"escort_name": "Sam Rivera", "escort_phone": "916"})
+    assert refused.status_code == 400 and b"E.164" in refused.content
+    done = page.post(link, {"escort_name": "Sam Rivera", "escort_phone": "+19165550177"})
+    assert done.status_code == 200 and b"is confirmed" in done.content
+    appointment.refresh_from_db()
+    assert appointment.escort_name == "Sam Rivera" and appointment.escort_confirmed_at == NOW
+
+    stranger = portal_user(org, email="other@example.test")
+    other = Client()
+    other.post("/portal/login", {"email": stranger.email, "password": PASSWORD})
+    assert other.get(link).status_code == 404
