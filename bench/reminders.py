@@ -1,6 +1,6 @@
 """Reminders benchmark: 40 clinics x 400 appointments a day; the reminder job at the top of an hour.
 
-    python bench/reminders.py [--hours 3] [--rebuild]
+    python bench/reminders.py [--hours 3] [--rebuild]  # --rebuild: drop and build the database again
 
 Without DATABASE_URL it starts the project's embedded stack (infra/devstack.py) and uses a database
 of its own, `chairside_bench_reminders`, built once with set-based SQL: 40 clinics in four US
@@ -37,6 +37,8 @@ if not os.environ.get("DATABASE_URL"):
 
     STACK = Stack()
     env = STACK.start()
+    if "--rebuild" in sys.argv:
+        STACK.pg.psql(f"DROP DATABASE IF EXISTS {DB};")
     if DB not in STACK.pg.psql("SELECT datname FROM pg_database;"):
         STACK.pg.psql(f"CREATE DATABASE {DB};")
     env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{DB}"
@@ -47,7 +49,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from services.clinics.models import Location, Provider, Service  # noqa: E402
 from services.clinics.validation import npi_check_digit  # noqa: E402
@@ -95,9 +97,9 @@ def insert_select(model, exprs: dict[str, str], source: str, params: dict) -> in
         return cursor.rowcount
 
 
+@transaction.atomic  # all or nothing: a failed build leaves nothing to drop
 def build() -> Organization:
     t0 = time.monotonic()
-    call_command("migrate", "--no-input", verbosity=0)
     org = Organization.objects.create(name=PRACTICE)
     clinics = [
         Location.objects.create(
@@ -105,9 +107,16 @@ def build() -> Organization:
         )
         for i in range(CLINICS)
     ]
-    iv = Service.objects.create(organization=org, code="iv_ketamine", name="IV ketamine", chair_minutes=60)
+    iv = Service.objects.create(
+        organization=org, code="iv_ketamine", name="IV ketamine", chair_minutes=60, price_amount=45000
+    )
     consult = Service.objects.create(
-        organization=org, code="consultation", name="Consultation", chair_minutes=60, needs_chair=False
+        organization=org,
+        code="consultation",
+        name="Consultation",
+        chair_minutes=60,
+        needs_chair=False,
+        price_amount=0,
     )
     Provider.objects.bulk_create(
         Provider(
@@ -164,7 +173,7 @@ def build() -> Organization:
             "WHERE p.organization_id = %s",
             [org.pk],
         )
-    # Session: clinic c, day d (0, 1), hour h (0-9), parallel k (0-39); patient (h * 40 + k) of its clinic.
+    # Session: clinic c, day d (0, 1), hour h (0-9), parallel q (0-39); patient h * 40 + q of its clinic.
     start = (
         "(((%(day)s AT TIME ZONE bc.timezone)::date + d + make_interval(hours => %(first)s + h))::timestamp "
         "AT TIME ZONE bc.timezone)"
@@ -172,12 +181,12 @@ def build() -> Organization:
     made = insert_select(
         Appointment,
         {
-            "public_id": "'apt_' || substr(md5('ra' || bc.n || '-' || d || '-' || h || '-' || k), 1, 20)",
+            "public_id": "'apt_' || substr(md5('ra' || bc.n || '-' || d || '-' || h || '-' || q), 1, 20)",
             "created_at": "%(now)s",
             "updated_at": "%(now)s",
             "organization": "%(org)s",
             "patient": "bp.id",
-            "service": f"CASE WHEN k %% 2 = 0 THEN {iv.pk} ELSE {consult.pk} END",
+            "service": f"CASE WHEN q %% 2 = 0 THEN {iv.pk} ELSE {consult.pk} END",
             "location": "bc.location_id",
             "provider": "bv.id",
             "start": start,
@@ -185,9 +194,9 @@ def build() -> Organization:
             "status": "'booked'",
         },
         "bc CROSS JOIN generate_series(0, 1) d CROSS JOIN generate_series(0, %(hours)s - 1) h "
-        "CROSS JOIN generate_series(0, %(parallel)s - 1) k "
-        "JOIN bp ON bp.location_id = bc.location_id AND bp.k = h * %(parallel)s + k "
-        "JOIN bv ON bv.location_id = bc.location_id AND bv.k = k",
+        "CROSS JOIN generate_series(0, %(parallel)s - 1) q "
+        "JOIN bp ON bp.location_id = bc.location_id AND bp.k = h * %(parallel)s + q "
+        "JOIN bv ON bv.location_id = bc.location_id AND bv.k = q",
         {
             **params,
             "day": DAY + timedelta(days=1),
@@ -196,8 +205,6 @@ def build() -> Organization:
             "parallel": PARALLEL,
         },
     )
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
     print(f"built {made:,} appointments for {CLINICS} clinics in {time.monotonic() - t0:.1f}s", flush=True)
     return org
 
@@ -239,11 +246,14 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
+    call_command("migrate", "--no-input", verbosity=0)
     org = Organization.objects.filter(name=PRACTICE).first()
-    if org is None or args.rebuild:
-        if org is not None:
-            raise SystemExit(f"drop the database {DB} to rebuild")
+    if org is None:
         org = build()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    elif args.rebuild:
+        raise SystemExit(f"with DATABASE_URL set, drop the database yourself to rebuild ({DB} is built once)")
     # Each run starts clean: no reminder sent yet.
     Notification.objects.filter(organization=org).delete()
     PatientMessage.objects.filter(organization=org).delete()
