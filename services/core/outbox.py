@@ -86,9 +86,16 @@ def events_record(*, name: str, rows: list[tuple[int, dict]]) -> list[int]:
         ]
     )
     pks = [event.pk for event in events]
+    events_announce(pks)
+    return pks
+
+
+def events_announce(pks: list[int]) -> None:
+    """Publish outbox rows a caller inserted itself (set-based SQL) once its transaction commits."""
+    if not pks:
+        return
     for hook in _on_commit_hooks:
         transaction.on_commit(lambda hook=hook, pks=pks: hook(pks))
-    return pks
 
 
 def event_handle_once(*, event: Event, handler: str, func: Callable[[Event], object]) -> bool:

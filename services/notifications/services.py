@@ -14,12 +14,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from services.core import clock
 from services.core.errors import InvalidInput
 from services.core.ids import new_public_id
-from services.core.outbox import event_record, events_record
+from services.core.models import OutboxEvent
+from services.core.outbox import event_record, events_announce
 from services.notifications import quiet_hours
 from services.notifications.event_names import NOTIFICATION_REQUESTED
 from services.notifications.models import Channel, Notification, SmsOptOut, Status
@@ -160,29 +161,80 @@ def sms_opted_out(*, organization_id: int, phone: str) -> bool:
     return SmsOptOut.objects.filter(organization_id=organization_id, phone=phone).exists()
 
 
+def _columns(model, given: dict[str, list], params: dict) -> tuple[list[str], list[str]]:
+    """Insert columns and their SQL: `given` ones from unnest()ed arrays, every other one its model
+    default (so a column another change adds with a default needs nothing here)."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(f'"{field.column}"')
+        if field.column in given:
+            values.append(f'r."{field.column}"')
+        elif field.has_default():
+            params[f"d_{field.column}"] = field.get_db_prep_save(field.get_default(), connection)
+            values.append(f"%(d_{field.column})s")
+        else:
+            values.append("NULL")
+    return columns, values
+
+
 def notifications_queue_many(notifications: list[Notification]) -> int:
-    """Store unsaved notifications in one statement and announce the queued ones in another
-    (the reminder job's path for thousands at once). A notification whose `dedupe_key` exists
-    is skipped; returns how many were stored. Call inside a transaction."""
+    """Store unsaved notifications and the `notification.requested` events of the queued ones in
+    one statement (the reminder job's path for thousands at once). A notification whose
+    `dedupe_key` exists is skipped; returns how many were stored. Call inside a transaction."""
     if not notifications:
         return 0
     now = clock.now()
-    for n in notifications:
-        n.public_id = n.public_id or new_public_id(Notification.PUBLIC_ID_PREFIX)
-        n.status = Status.SCHEDULED if n.send_after and n.send_after > now else Status.QUEUED
-        n.send_after = n.send_after if n.status == Status.SCHEDULED else None
-    stored = Notification.objects.bulk_create(notifications, ignore_conflicts=True)
-    keys = [n.public_id for n in stored]
-    queued = list(
-        Notification.objects.filter(public_id__in=keys, status=Status.QUEUED).values_list(
-            "pk", "organization_id"
+    arrays: dict[str, tuple[str, list]] = {
+        "public_id": ("text", [new_public_id(Notification.PUBLIC_ID_PREFIX) for _ in notifications]),
+        "created_at": ("timestamptz", [now] * len(notifications)),
+        "updated_at": ("timestamptz", [now] * len(notifications)),
+    }
+    for name in ("organization_id", "location_id", "patient_id", "channel", "to", "subject", "body"):
+        kind = "bigint" if name.endswith("_id") else "text"
+        arrays[name] = (kind, [getattr(n, name) for n in notifications])
+    for name in ("html_body", "ics", "template", "dedupe_key"):
+        arrays[name] = ("text", [getattr(n, name) for n in notifications])
+    scheduled = [bool(n.send_after and n.send_after > now) for n in notifications]
+    arrays["status"] = ("text", [Status.SCHEDULED if s else Status.QUEUED for s in scheduled])
+    arrays["send_after"] = (
+        "timestamptz",
+        [n.send_after if s else None for n, s in zip(notifications, scheduled, strict=True)],
+    )
+    params: dict = {f"a_{k}": v for k, (_, v) in arrays.items()}
+    columns, values = _columns(Notification, arrays, params)
+    unnest = ", ".join(f"%(a_{k})s::{kind}[]" for k, (kind, _) in arrays.items())
+    names = ", ".join(f'"{k}"' for k in arrays)
+    ev_given = {"event_id": None, "name": None, "organization_id": None, "payload": None, "occurred_at": None}
+    ev_columns, ev_values = _columns(OutboxEvent, ev_given, params)
+    ev_exprs = {
+        '"event_id"': "gen_random_uuid()",
+        '"name"': "%(event_name)s",
+        '"organization_id"': "ins.organization_id",
+        '"payload"': "jsonb_build_object('notification_id', ins.id)",
+        '"occurred_at"': "%(now)s",
+    }
+    ev_values = [ev_exprs.get(c, v) for c, v in zip(ev_columns, ev_values, strict=True)]
+    params.update(event_name=NOTIFICATION_REQUESTED, now=now, queued=Status.QUEUED.value)
+    sql = f"""
+        WITH ins AS (
+            INSERT INTO {Notification._meta.db_table} ({", ".join(columns)})
+            SELECT {", ".join(values)} FROM unnest({unnest}) AS r({names})
+            ON CONFLICT (organization_id, dedupe_key) DO NOTHING
+            RETURNING id, organization_id, status
+        ), ev AS (
+            INSERT INTO {OutboxEvent._meta.db_table} ({", ".join(ev_columns)})
+            SELECT {", ".join(ev_values)} FROM ins WHERE ins.status = %(queued)s
+            RETURNING id
         )
-    )
-    events_record(
-        name=NOTIFICATION_REQUESTED,
-        rows=[(organization_id, {"notification_id": pk}) for pk, organization_id in queued],
-    )
-    return Notification.objects.filter(public_id__in=keys).count()
+        SELECT (SELECT count(*) FROM ins), (SELECT coalesce(array_agg(id), '{{}}') FROM ev)
+    """  # noqa: S608 - table and column names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        stored, event_ids = cursor.fetchone()
+    events_announce(list(event_ids))
+    return stored
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from services.core import clock
+from services.core.models import OutboxEvent
 from services.notifications.configuration import message_settings_set
 from services.notifications.models import Notification, PatientMessage, SmsOptOut
 from services.notifications.reminders import reminders_queue_due
@@ -81,6 +82,8 @@ def test_the_reminder_goes_24_hours_before_across_the_dst_change_with_the_ride_h
     assert "Sun 10 Mar 2030 at 10:00 AM PDT" in sms.body and "drive you home" in sms.body
     assert "ketamine" not in sms.body.lower() and "Reply C" in sms.body
     assert email.status == sms.status == "queued"
+    requested = OutboxEvent.objects.filter(name="notification.requested").values_list("payload", flat=True)
+    assert sorted(p["notification_id"] for p in requested) == [email.pk, sms.pk]  # a worker sends them
 
 
 @pytest.mark.django_db
