@@ -3,11 +3,13 @@ and the keyword replies too (confirmations, STOP, START), newest first."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
+from rest_framework.response import Response
 
 from api.clinics.common import query_filters
 from api.pagination import CreatedCursorPagination
 from api.viewsets import ScopedViewSet
 from services.notifications.models import InboundMessage, InboundOutcome
+from services.patients.services import patient_reads_audit
 
 
 class InboundMessageSerializer(serializers.ModelSerializer):
@@ -54,3 +56,16 @@ class InboundMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         if filters.get("outcome"):
             queryset = queryset.filter(outcome=filters["outcome"])
         return queryset
+
+    # Patients' own words: who read them is audited, as for patient records.
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        patient_reads_audit(
+            actor=request.user, patients=[m.patient for m in page], action="inbound_message.list"
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        message = self.get_object()
+        patient_reads_audit(actor=request.user, patients=[message.patient], action="inbound_message.read")
+        return Response(self.get_serializer(message).data)

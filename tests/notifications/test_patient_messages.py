@@ -19,6 +19,7 @@ from tests.factories.organizations import staff_with_role
 from tests.factories.patients import PatientFactory
 from tests.factories.scheduling import bookable_clinic
 from tests.notifications.support import by_channel, deliver_events, mails, send_queued
+from tests.workers.support import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db
 LA = ZoneInfo("America/Los_Angeles")
@@ -201,3 +202,19 @@ def test_a_moved_session_gets_one_reschedule_notice_not_a_cancellation_and_a_boo
     [sms] = by_channel(template="reschedule.sms")["sms"]
     assert f"{old_start.astimezone(LA):%I:%M %p}".lstrip("0") in sms.body
     assert f"{new_start.astimezone(LA):%I:%M %p}".lstrip("0") in sms.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_turns_a_booking_into_a_sent_confirmation(org):
+    """The wiring: the committed booking's event reaches the registered handler through Redis and a
+    Dramatiq worker, whose notification then goes out through the e-mail backend."""
+    clock.set_clock(lambda: NOW)
+    clinic = bookable_clinic(organization=org, shift_start=NOW - timedelta(days=1), shift_hours=24 * 7)
+    patient = PatientFactory(home_location=clinic.location, cleared=True, consent_sms=False)
+    desk = staff_with_role(Role.FRONT_DESK, location=clinic.location)
+    with running_worker():
+        book(desk, clinic, patient)
+        wait_for(
+            lambda: any("Your appointment on" in (m["Subject"] or "") for m in mails()), what="the e-mail"
+        )
+    assert PatientMessage.objects.filter(kind="booking_confirmation").count() == 1

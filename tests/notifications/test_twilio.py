@@ -10,6 +10,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from services.core import clock
+from services.core.models import AuditEntry
 from services.notifications.models import InboundMessage, Notification, SmsOptOut
 from services.notifications.services import notification_deliver, notification_send
 from services.organizations.models import Role
@@ -197,6 +198,10 @@ def test_anything_else_reaches_the_clinics_inbox(twilio, desk, clinic, patient):
     ]
     appointment.refresh_from_db()
     assert appointment.patient_confirmed_at is None
+    read = AuditEntry.objects.filter(action="inbound_message.list", actor=desk).values_list(
+        "object_id", flat=True
+    )
+    assert list(read) == [patient.public_id]  # who read the patient's words is on record
 
 
 def test_an_unknown_number_is_logged_without_it_and_ignored(twilio, caplog):
