@@ -23,7 +23,7 @@ from services.core.models import OutboxEvent
 from services.core.outbox import event_record, events_announce
 from services.notifications import quiet_hours
 from services.notifications.event_names import NOTIFICATION_REQUESTED
-from services.notifications.models import Channel, Notification, SmsOptOut, Status
+from services.notifications.models import Channel, MessageSettings, Notification, SmsOptOut, Status
 from services.notifications.sms import SmsRejected, get_provider
 from services.organizations.models import Organization
 
@@ -78,7 +78,15 @@ def notification_send(
     now = clock.now()
     release_at = max(filter(None, [send_after, now]))
     if quiet_hours_zone:
-        release_at = quiet_hours.next_allowed_at(at=release_at, zone=quiet_hours_zone)
+        # The clinic's own quiet hours when it set them (docs/messages.md), else the default.
+        window = None
+        if location is not None:
+            window = (
+                MessageSettings.objects.filter(location=location)
+                .values_list("quiet_hours_start", "quiet_hours_end")
+                .first()
+            )
+        release_at = quiet_hours.next_allowed_at(at=release_at, zone=quiet_hours_zone, window=window)
     status = Status.SCHEDULED if release_at > now else Status.QUEUED
     if channel == Channel.SMS and sms_opted_out(organization_id=organization.pk, phone=to):
         status = Status.SUPPRESSED

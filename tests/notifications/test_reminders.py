@@ -16,6 +16,7 @@ from services.core.models import OutboxEvent
 from services.notifications.configuration import message_settings_set
 from services.notifications.models import Notification, PatientMessage, SmsOptOut
 from services.notifications.reminders import reminders_queue_due
+from services.notifications.services import notification_send
 from services.organizations.models import Role
 from services.scheduling.services import appointment_book, appointment_cancel
 from tests.factories.organizations import staff_with_role
@@ -183,3 +184,20 @@ def test_two_schedulers_claiming_at_once_remind_each_appointment_once(org):
     assert PatientMessage.objects.count() == 40
     assert Notification.objects.filter(channel="sms").count() == 40
     assert Notification.objects.filter(channel="email").count() == 40
+
+
+@pytest.mark.django_db
+def test_other_senders_texts_keep_the_clinics_own_quiet_hours(clinic):
+    """A waitlist offer or a recall (notification_send with the clinic's zone) waits for the quiet
+    hours the clinic set, not the practice-wide default."""
+    set_rules(clinic, quiet_hours_start=time(18, 0), quiet_hours_end=time(9, 0))
+    at(datetime(2030, 3, 7, 18, 30, tzinfo=LA))
+    offer = notification_send(
+        organization=clinic.location.organization,
+        channel="sms",
+        to="+19165550142",
+        body="A chair opened up.",
+        location=clinic.location,
+        quiet_hours_zone=clinic.location.timezone,
+    )
+    assert offer.status == "scheduled" and offer.send_after == datetime(2030, 3, 8, 9, 0, tzinfo=LA)
