@@ -23,6 +23,9 @@ from api.clinics.shift_patterns import ShiftPatternViewSet
 from api.clinics.shifts import ShiftViewSet
 from api.controlled import movements as controlled_moves
 from api.controlled import views as controlled_views
+from api.notifications.inbox import InboundMessageViewSet
+from api.notifications.settings import MessageSettingsViewSet
+from api.notifications.templates import MessageTemplateViewSet
 from api.organizations import mfa as mfa_views
 from api.organizations import pages as staff_pages
 from api.organizations.audit import AuditViewSet
@@ -31,6 +34,7 @@ from api.organizations.staff import StaffViewSet
 from api.packages import views as packages
 from api.patients.views import PatientViewSet
 from api.portal import booking_page
+from api.portal import confirm_page as portal_confirm_page
 from api.portal.registration_links import RegistrationLinkViewSet
 from api.portal.staff import PortalAccountViewSet
 from api.recalls import checkins as recall_checkins
@@ -44,6 +48,7 @@ from api.scheduling.views import AppointmentViewSet, AvailabilityViewSet
 from api.waitlist import views as waitlist_views
 from api.waitlist.policy import WaitlistPolicyViewSet
 from api.webhooks.stripe import StripeWebhookView
+from api.webhooks.twilio import TwilioInboundView, TwilioStatusView
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -121,6 +126,9 @@ router.register(
 router.register("controlled-substances/waste", controlled_moves.WasteViewSet, "controlled-waste")
 router.register("controlled-substances/transfers", controlled_moves.TransferViewSet, "controlled-transfer")
 router.register("controlled-substances/counts", controlled_moves.CountViewSet, "controlled-count")
+router.register("message-settings", MessageSettingsViewSet, basename="message-settings")
+router.register("message-templates", MessageTemplateViewSet, basename="message-template")
+router.register("inbound-messages", InboundMessageViewSet, basename="inbound-message")
 router.register("portal/check-ins", recall_portal.PortalCheckInViewSet, basename="portal-check-in")
 router.register("portal/maintenance-plan", recall_portal.PortalPlanViewSet, basename="portal-plan")
 
@@ -145,6 +153,8 @@ api_v1 = [
     ),
     path("portal/", include("api.portal.urls")),
     re_path(r"^webhooks/stripe/?$", StripeWebhookView.as_view(), name="stripe-webhook"),
+    re_path(r"^webhooks/twilio/sms/?$", TwilioInboundView.as_view(), name="twilio-inbound"),
+    re_path(r"^webhooks/twilio/status/?$", TwilioStatusView.as_view(), name="twilio-status"),
     re_path(sched_cal.FEED_ROUTE, sched_cal.CalendarFeedView.as_view(), name="provider-calendar-feed"),
     re_path(sched_cal.ICS_ROUTE, sched_cal.IcalFeedView.as_view(), name="calendar-ics"),
     path("reports/", include(reports_urls.api_urlpatterns)),
@@ -161,6 +171,11 @@ urlpatterns = [
     re_path(r"^portal/book/?$", booking_page.book_page, name="portal-book"),  # recall notices link here
     path("portal/appointments/", include("api.portal.change_pages")),  # move or cancel a session
     path("portal/billing/", include("api.portal.billing_pages")),
+    re_path(  # the escort request's link (docs/messages.md)
+        r"^portal/appointments/(?P<appointment_id>apt_[0-9a-z]{20})/confirm$",
+        portal_confirm_page.confirm_page,
+        name="portal-appointment-confirm-page",
+    ),
     path("portal/", include("api.portal.pages")),
     path("reports/", include(reports_urls.page_urlpatterns)),  # the staff report page
     re_path(r"^staff/password-reset/?$", staff_pages.password_reset_page, name="staff-password-reset-page"),

@@ -241,6 +241,12 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # when set, /metrics wants 
 SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "services.notifications.sms.LocalFileSmsProvider")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(DATA_DIR / "sms"))
 NOTIFICATION_QUIET_HOURS = os.environ.get("NOTIFICATION_QUIET_HOURS", "21:00-08:00")  # clinic-local
+REMINDER_SCAN_SECONDS = env_int("REMINDER_SCAN_SECONDS", 3)  # how often due reminders are looked for
+# SMS_PROVIDER=twilio sends through Twilio (docs/messages.md); TWILIO_API_BASE points the SDK at a fake.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "")
 
 # --- Logging: JSON lines with the request id; never request bodies (they carry PHI) ----------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -148,6 +148,22 @@ from services.scheduling.event_names import APPOINTMENT_CANCELLED  # noqa: E402
 handler(LOCATION_UPDATED, max_retries=5, time_limit=30_000)(notification_events.location_updated)
 handler(NOTIFICATION_REQUESTED, max_retries=8, time_limit=30_000)(notification_events.notification_requested)
 
+# Patient messages (issue #16): confirmations, cancellations, reschedules, course summaries.
+from services.scheduling.event_names import (  # noqa: E402
+    APPOINTMENT_BOOKED,
+    APPOINTMENT_SERIES_BOOKED,
+    APPOINTMENT_SERIES_SESSION_MOVED,
+)
+
+handler(APPOINTMENT_BOOKED, max_retries=8, time_limit=30_000)(notification_events.appointment_booked)
+handler(APPOINTMENT_CANCELLED, max_retries=8, time_limit=30_000)(notification_events.appointment_cancelled)
+handler(APPOINTMENT_SERIES_BOOKED, max_retries=8, time_limit=60_000)(
+    notification_events.appointment_series_booked
+)
+handler(APPOINTMENT_SERIES_SESSION_MOVED, max_retries=8, time_limit=30_000)(
+    notification_events.appointment_series_session_moved
+)
+
 # Spravato waitlist (issue #6): capacity that may have opened is matched to the next eligible patient.
 from services.waitlist import events as waitlist_events  # noqa: E402
 from services.waitlist.event_names import (  # noqa: E402

@@ -40,6 +40,7 @@ from services.core import clock  # noqa: E402
 from services.core.metrics import counter_incr  # noqa: E402
 from services.core.models import SchedulerMark  # noqa: E402
 from services.core.outbox import event_record  # noqa: E402
+from services.notifications.reminders import reminders_queue_due  # noqa: E402
 from services.notifications.services import notifications_release_due  # noqa: E402
 from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
@@ -143,6 +144,8 @@ JOBS: list[Every | DailyPerClinic] = [
     Every("outbox.prune", 3600, outbox.prune),
     Every("outbox.reconcile", settings.OUTBOX_RECONCILE_SECONDS, reconciler.run),  # missing deliveries again
     Every("notifications.release_due", 60, notifications_release_due),
+    # Every few seconds, so a reminder due on the hour is queued within seconds of it (set-based).
+    Every("messages.reminders", settings.REMINDER_SCAN_SECONDS, reminders_queue_due),
     DailyPerClinic("clinic.morning", time(7, 0), clinic_morning),
     Every("waitlist.offers", 30, waitlist_offers_tick),  # expiry (cascades to the next patient), reminders
     Every("waitlist.sweep", 300, waitlist_sweep_request),  # capacity no event announced

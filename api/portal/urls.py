@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from api.portal import accounts, changes, records, waitlist
+from api.portal import accounts, changes, escort, records, waitlist
 from api.recalls.self_booking import PortalAvailabilityView
 
 OFFER = r"(?P<offer_id>wlo_[0-9a-z]{20})"
@@ -40,6 +40,11 @@ urlpatterns = [
         rf"^appointments/{APPOINTMENT}/move/?$",
         changes.PortalAppointmentMoveView.as_view(),
         name="portal-appointment-move",
+    ),
+    re_path(
+        r"^appointments/(?P<appointment_id>apt_[0-9a-z]{20})/confirm/?$",
+        escort.PortalAppointmentConfirmView.as_view(),
+        name="portal-appointment-confirm",
     ),
     re_path(r"^availability/?$", PortalAvailabilityView.as_view(), name="portal-availability"),
     re_path(r"^invoices/?$", records.PortalInvoicesView.as_view(), name="portal-invoices"),

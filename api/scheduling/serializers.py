@@ -78,6 +78,11 @@ class AppointmentBookSerializer(StrictSerializer):
     provider = PublicIdField(model=Provider, scope_location_field=None, required=False, allow_null=True)
 
 
+class AppointmentEscortSerializer(StrictSerializer):
+    escort_name = serializers.CharField(max_length=200)
+    escort_phone = serializers.CharField(max_length=32, help_text="E.164, e.g. +19165550100")
+
+
 class AppointmentCancelSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=1000)
     by_clinic = serializers.BooleanField(required=False, default=False)
@@ -148,6 +153,14 @@ class AppointmentSerializer(serializers.Serializer):
     late_cancel = serializers.BooleanField()
     cancelled_by_clinic = serializers.BooleanField()
     ride_home_confirmed = serializers.BooleanField()
+    escort_name = serializers.CharField(allow_blank=True, help_text="Who drives the patient home")
+    escort_phone = serializers.CharField(allow_blank=True)
+    escort_confirmed_at = serializers.DateTimeField(
+        allow_null=True, help_text="The patient confirmed the ride"
+    )
+    patient_confirmed_at = serializers.DateTimeField(
+        allow_null=True, help_text="The patient confirmed they are coming (SMS reply or portal)"
+    )
     checked_in_at = serializers.DateTimeField(allow_null=True)
     monitoring_started_at = serializers.DateTimeField(allow_null=True)
     monitoring_ended_at = serializers.DateTimeField(allow_null=True)
@@ -175,6 +188,10 @@ APPOINTMENT_VALUES = (
     "late_cancel",
     "cancelled_by_clinic",
     "ride_home_confirmed",
+    "escort_name",
+    "escort_phone",
+    "escort_confirmed_at",
+    "patient_confirmed_at",
     "checked_in_at",
     "monitoring_started_at",
     "monitoring_ended_at",
@@ -184,6 +201,8 @@ APPOINTMENT_VALUES = (
 )
 _TIMES = (
     "cancelled_at",
+    "escort_confirmed_at",
+    "patient_confirmed_at",
     "checked_in_at",
     "monitoring_started_at",
     "monitoring_ended_at",
@@ -223,6 +242,8 @@ def appointment_dict(row: dict) -> dict:
         "late_cancel": row["late_cancel"],
         "cancelled_by_clinic": row["cancelled_by_clinic"],
         "ride_home_confirmed": row["ride_home_confirmed"],
+        "escort_name": row["escort_name"],
+        "escort_phone": row["escort_phone"],
         "vitals": row["vitals"],
     }
     for name in _TIMES:

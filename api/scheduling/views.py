@@ -22,6 +22,7 @@ from api.serializers import QueryParams
 from api.viewsets import ScopedViewSet
 from services.scheduling import selectors, services
 from services.scheduling.models import Appointment, AppointmentStatus
+from services.scheduling.services.escort import appointment_escort_set
 
 AVAILABILITY_PARAMETERS = [
     OpenApiParameter("service", str, required=True),
@@ -266,4 +267,20 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
             request,
             s.AppointmentEmptySerializer,
             lambda obj, d: services.appointment_no_show(actor=request.user, appointment=obj),
+        )
+
+    @extend_schema(
+        request=s.AppointmentEscortSerializer,
+        responses={200: s.AppointmentSerializer, **rejects({409: "Only an upcoming booked appointment"})},
+    )
+    @action(detail=True, methods=["post"])
+    def escort(self, request, id=None):
+        """Record who drives the patient home after ketamine or Spravato (name and E.164 phone); the
+        reminder asks the patient to confirm it. Changing it asks for a new confirmation."""
+        return self._transition(
+            request,
+            s.AppointmentEscortSerializer,
+            lambda obj, d: appointment_escort_set(
+                actor=request.user, appointment=obj, name=d["escort_name"], phone=d["escort_phone"]
+            ),
         )

@@ -71,6 +71,33 @@ def event_record(*, name: str, organization, payload: dict) -> OutboxEvent:
     return event
 
 
+def events_record(*, name: str, rows: list[tuple[int, dict]]) -> list[int]:
+    """`event_record` for many events of one name at once, `rows` as (organization id, payload):
+    one INSERT and one publication after commit, for jobs that emit thousands (reminders)."""
+    if not rows:
+        return []
+    now = clock.now()
+    events = OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                event_id=uuid.uuid4(), name=name, organization_id=org_id, payload=payload, occurred_at=now
+            )
+            for org_id, payload in rows
+        ]
+    )
+    pks = [event.pk for event in events]
+    events_announce(pks)
+    return pks
+
+
+def events_announce(pks: list[int]) -> None:
+    """Publish outbox rows a caller inserted itself (set-based SQL) once its transaction commits."""
+    if not pks:
+        return
+    for hook in _on_commit_hooks:
+        transaction.on_commit(lambda hook=hook, pks=pks: hook(pks))
+
+
 def event_handle_once(*, event: Event, handler: str, func: Callable[[Event], object]) -> bool:
     """Run `func(event)` unless `handler` already processed this event; False when skipped.
 

@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from services.clinics.models import Location
 from services.core.outbox import Event
+from services.notifications import appointment_notices
 from services.notifications.models import Channel
 from services.notifications.services import notification_deliver, notification_send
 from services.organizations.models import Role, User
@@ -43,6 +44,35 @@ def location_updated(event: Event) -> None:
             location=location,
             dedupe_key=f"{event.event_id}:{user.public_id}",
         )
+
+
+def appointment_booked(event: Event) -> None:
+    moved_from = event.payload.get("moved_from_appointment_id")
+    if moved_from:  # the other half of a move (cancelled as `moved`): one reschedule notice
+        appointment_notices.reschedule(
+            from_appointment_id=moved_from, to_appointment_id=event.payload["appointment_id"]
+        )
+        return
+    appointment_notices.booking_confirmation(appointment_id=event.payload["appointment_id"])
+
+
+def appointment_cancelled(event: Event) -> None:
+    if event.payload.get("moved"):
+        return  # half of a move: the reschedule notice tells the patient
+    appointment_notices.cancellation(appointment_id=event.payload["appointment_id"])
+
+
+def appointment_series_booked(event: Event) -> None:
+    appointment_notices.course_summary(
+        series_id=event.payload["series_id"], appointment_ids=event.payload.get("appointment_ids") or []
+    )
+
+
+def appointment_series_session_moved(event: Event) -> None:
+    appointment_notices.reschedule(
+        from_appointment_id=event.payload["from_appointment_id"],
+        to_appointment_id=event.payload["to_appointment_id"],
+    )
 
 
 def notification_requested(event: Event) -> None:

@@ -1,5 +1,6 @@
-"""The SMS provider interface. The default records each message locally; a real provider (Twilio,
-Telnyx, ...) implements the same `send` and is chosen by settings.SMS_PROVIDER."""
+"""The SMS provider interface. The default records each message locally; `SMS_PROVIDER=twilio`
+sends through Twilio's official SDK (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM; TWILIO_API_BASE
+points it at a local fake in tests). Any other value is the dotted path of a class with `send`."""
 
 import json
 import uuid
@@ -35,5 +36,11 @@ class LocalFileSmsProvider:
         return message_id
 
 
+ALIASES = {
+    "local": "services.notifications.sms.LocalFileSmsProvider",
+    "twilio": "services.notifications.twilio_sms.TwilioSmsProvider",
+}
+
+
 def get_provider() -> SmsProvider:
-    return import_string(settings.SMS_PROVIDER)()
+    return import_string(ALIASES.get(settings.SMS_PROVIDER, settings.SMS_PROVIDER))()

@@ -87,6 +87,10 @@ ACCESS: Mapping[str, Mapping[str, frozenset[str]]] = {
     "maintenance_plans": _rule(CLINICAL, CLINICIANS),
     "recall_policies": _rule(CLINICAL, MANAGERS),
     "check_ins": _rule(CLINICAL_LEADS, CLINICIANS),
+    # patient messages
+    "message_settings": _rule(MANAGERS, MANAGERS),
+    "message_templates": _rule(MANAGERS, ORG_ADMIN),
+    "inbound_messages": _rule(CLINICAL, CLINICAL),
     # clinical rules per clinic (the ketamine gap, screening validity)
     "clinical_policies": _rule(CLINICAL, MANAGERS),
     # session records: clinicians write (and add addenda), clinical leads read; never the front desk

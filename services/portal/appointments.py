@@ -328,6 +328,7 @@ def portal_appointment_move(
         actor=user,
         appointment=current,
         reason=f"Moved by the patient in the portal to {when:%Y-%m-%d %H:%M} at {location.name}",
+        moved=True,
     )
     if old.late_cancel:  # the notice period began while the patient chose: a move never costs a fee
         raise RuleViolation(
@@ -337,5 +338,10 @@ def portal_appointment_move(
             code="cannot-move",
         )
     return appointment_book(
-        actor=user, patient=current.patient, service=current.service, location=location, start=start
+        actor=user,
+        patient=current.patient,
+        service=current.service,
+        location=location,
+        start=start,
+        moved_from=old,
     )

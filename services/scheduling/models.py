@@ -104,6 +104,13 @@ class Appointment(PublicIdModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
+    # The ride home after ketamine or Spravato, arranged ahead (docs/messages.md), and the patient's
+    # own confirmation that they are coming (an SMS reply or the portal).
+    escort_name = models.CharField(max_length=200, blank=True, default="")
+    escort_phone = models.CharField(max_length=32, blank=True, default="")
+    escort_confirmed_at = models.DateTimeField(null=True, blank=True)
+    patient_confirmed_at = models.DateTimeField(null=True, blank=True)
+
     # Check-in.
     ride_home_confirmed = models.BooleanField(default=False)
     checked_in_at = models.DateTimeField(null=True, blank=True)

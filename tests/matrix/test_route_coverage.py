@@ -22,6 +22,8 @@ PUBLIC = {
     "auth-password-reset": "answers alike for any address: tests/organizations/test_staff_management.py",
     "auth-password-reset-confirm": "the emailed token is the credential: tests/organizations",
     "stripe-webhook": "Stripe-Signature instead of a user: tests/billing/test_webhooks.py",
+    "twilio-inbound": "X-Twilio-Signature instead of a user: tests/notifications/test_twilio.py",
+    "twilio-status": "X-Twilio-Signature instead of a user: tests/notifications/test_twilio.py",
     "calendar-ics": "the unguessable feed secret is the credential: tests/scheduling",
     "portal-register": "anyone may register: tests/portal/test_accounts.py",
     "portal-token": "portal sign-in: tests/portal/test_accounts.py",

@@ -190,3 +190,16 @@ def test_another_patients_session_is_not_found(booked):
     booked.appointment.refresh_from_db()
     assert booked.appointment.status == "booked"
     assert client_for(None).get(booked.url).status_code == 401
+
+
+def test_a_move_tells_the_patient_once_with_a_reschedule_notice(booked):
+    from services.notifications.models import PatientMessage
+    from tests.notifications.support import deliver_events
+
+    deliver_events()  # the booking's confirmation
+    target = datetime.fromisoformat(booked.options().json()["results"][3]["start"])
+    assert booked.move(target).status_code == 200
+    deliver_events()
+
+    kinds = sorted(PatientMessage.objects.filter(patient=booked.patient).values_list("kind", flat=True))
+    assert kinds == ["booking_confirmation", "reschedule"]  # no cancellation, no second confirmation

@@ -217,8 +217,12 @@ def appointment_book(
     chair: Chair | None = None,
     provider: Provider | None = None,
     series: AppointmentSeries | None = None,
+    moved_from: Appointment | None = None,
 ) -> Appointment:
     """Book `service` for `patient` at `location` from `start`; a chair and provider are chosen if not given.
+
+    `moved_from`: the appointment this one replaces (cancelled as `moved` in the same transaction);
+    the booked event names it so the patient hears of a move, not of a cancellation and a booking.
 
     422 when a rule forbids it (the clinical gates, REMS, hours, shifts, capabilities); 409 when the
     window is already taken, including by a concurrent booking that committed first.
@@ -283,6 +287,11 @@ def appointment_book(
         location_id=location.pk,
     )
     event_record(
-        name=APPOINTMENT_BOOKED, organization=location.organization, payload=event_payload(appointment)
+        name=APPOINTMENT_BOOKED,
+        organization=location.organization,
+        payload={
+            **event_payload(appointment),
+            **({"moved_from_appointment_id": moved_from.pk} if moved_from is not None else {}),
+        },
     )
     return appointment

@@ -362,6 +362,7 @@ def appointment_series_session_move(
         appointment=moving,
         reason=f"Moved to {when:%Y-%m-%d %H:%M} within course {series.public_id}",
         by_clinic=True,
+        moved=True,
     )
     number = [a.pk for a in sorted(current, key=lambda a: a.start)].index(moving.pk) + 1
     try:

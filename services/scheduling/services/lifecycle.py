@@ -64,12 +64,14 @@ def _record(appointment: Appointment, *, actor, action: str, event: str, before:
 
 @transaction.atomic
 def appointment_cancel(
-    *, actor, appointment: Appointment, reason: str, by_clinic: bool = False
+    *, actor, appointment: Appointment, reason: str, by_clinic: bool = False, moved: bool = False
 ) -> Appointment:
     """Cancel a booked (or checked-in) appointment and free its chair.
 
     A cancellation inside the clinic's notice period is flagged `late_cancel`; billing charges the
-    clinic's fee for it unless the clinic itself cancelled (`cancelled_by_clinic`).
+    clinic's fee for it unless the clinic itself cancelled (`cancelled_by_clinic`). `moved` says the
+    cancellation is half of a move (the event says so, and the patient gets a reschedule notice
+    instead of a cancellation).
     """
     reason = (reason or "").strip()
     if not reason:
@@ -92,6 +94,7 @@ def appointment_cancel(
         before=before,
         late_cancel=appointment.late_cancel,
         cancelled_by_clinic=by_clinic,
+        **({"moved": True} if moved else {}),
     )
     return appointment
 
