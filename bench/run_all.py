@@ -34,6 +34,7 @@ BENCHES = [
     ("recalls", "bench/recalls_scan.py", [], ["--patients", "20000", "--appointments", "160000"]),
     ("waitlist", "bench/waitlist_latency.py", [], ["--clinics", "4", "--patients", "2000", "--burst", "20"]),
     ("reports", "bench/reports.py", [], ["--rounds", "1", "--seconds", "2"]),
+    ("reminders", "bench/reminders.py", [], ["--hours", "1"]),
 ]
 
 
