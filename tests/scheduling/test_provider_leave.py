@@ -187,3 +187,37 @@ def test_a_provider_without_future_sessions_is_deactivated_and_their_patterns_en
     assert response.status_code == 204
     nurse.refresh_from_db()
     assert not nurse.active and not ShiftPattern.objects.filter(provider=nurse).exists()
+
+
+def test_the_only_prescriber_on_site_for_booked_spravato_sessions_cannot_leave(org):
+    from zoneinfo import ZoneInfo
+
+    from tests.factories.waitlist import spravato_clinic
+
+    clinic = spravato_clinic(org, prescribers=1)  # Mondays and Thursdays 09:00-11:00 in Los Angeles
+    doctor, nurse = clinic.prescribers[0], clinic.nurses[0]
+    thursday = datetime(2031, 3, 6, 9, tzinfo=ZoneInfo("America/Los_Angeles"))
+    session = AppointmentFactory(
+        location=clinic.location,
+        service=clinic.service,
+        chair=clinic.chairs[0],
+        provider=nurse,
+        start=thursday,
+    )
+    manager = client_for(staff_with_role(Role.MANAGER, location=clinic.location))
+    before = state()
+
+    refused = manager.post(url(doctor, "/deactivate"), {"cancel": True}, format="json")
+
+    assert refused.status_code == 409, refused.content
+    assert refused.json()["type"].endswith("/prescriber-cover-lost")
+    assert refused.json()["appointments"] == [session.public_id]
+    assert state() == before  # nothing cancelled, no shift removed, still active
+
+    cover = ProviderFactory(
+        organization=org, role="physician", licences=[{"state": "CA", "number": "MD-2", "expires": None}]
+    )
+    ShiftFactory(provider=cover, location=clinic.location, start=thursday, end=thursday + timedelta(hours=2))
+    assert manager.post(url(doctor, "/deactivate"), {}, format="json").status_code == 200
+    session.refresh_from_db()
+    assert session.status == "booked"

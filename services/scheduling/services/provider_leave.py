@@ -6,13 +6,16 @@ sessions booked with an inactive provider would silently never happen. `reassign
 session to one other provider who must be qualified (role, licence), on shift at that clinic and
 free for each of them, or nothing moves (422 listing the sessions that cannot). `cancel` cancels
 each through the ordinary cancellation (by the clinic: no late-cancel fee), which records the usual
-`appointment.cancelled` events the patient messages are sent from.
+`appointment.cancelled` events the patient messages are sent from. A prescriber whose shifts are the
+only prescriber cover for other booked Spravato sessions is not deactivated either (409
+`prescriber-cover-lost`, naming them): those sessions would lose the prescriber on site.
 """
 
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 
+from services.clinical.gates import prescriber_roles
 from services.clinics import services as clinic_services
 from services.clinics.models import Provider, Shift, ShiftPattern
 from services.clinics.services.patterns import shift_pattern_delete
@@ -109,6 +112,44 @@ def _reassign(*, actor, provider: Provider, target: Provider, sessions: list[App
 
 
 @transaction.atomic
+def _cover_lost(provider: Provider, *, own_cancelled: bool) -> list[Appointment]:
+    """Booked REMS sessions inside this prescriber's future shifts that no other active prescriber,
+    licensed in the clinic's state and on shift there for the whole session, would cover once those
+    shifts are gone (the prescriber-on-site gate every booking passed)."""
+    if provider.role not in prescriber_roles():
+        return []
+    now = clock.now()
+    lost = []
+    for shift in Shift.objects.filter(provider=provider, start__gte=now).select_related("location"):
+        sessions = Appointment.objects.filter(
+            location=shift.location,
+            service__requires_rems=True,
+            status=AppointmentStatus.BOOKED,
+            start__gte=shift.start,
+            end__lte=shift.end,
+        ).select_related("location")
+        if own_cancelled:
+            sessions = sessions.exclude(provider=provider)
+        for appointment in sessions:
+            zone = ZoneInfo(appointment.location.timezone)
+            others = Shift.objects.filter(
+                location=appointment.location,
+                start__lte=appointment.start,
+                end__gte=appointment.end,
+                provider__active=True,
+                provider__role__in=sorted(prescriber_roles()),
+            ).exclude(provider=provider)
+            covered = any(
+                (until := av.licence_valid_until(s.provider.licences, appointment.location.state, zone))
+                is not None
+                and until >= av.ts(appointment.end)
+                for s in others.select_related("provider")
+            )
+            if not covered:
+                lost.append(appointment)
+    return lost
+
+
 def provider_leave(
     *,
     actor,
@@ -129,6 +170,14 @@ def provider_leave(
             "provider or `cancel` them.",
             code="provider-has-appointments",
             extra={"future_appointments": len(sessions)},
+        )
+    lost = _cover_lost(provider, own_cancelled=cancel)
+    if lost:
+        raise Conflict(
+            f"{provider.name} is the only prescriber on site for {len(lost)} booked Spravato session(s); "
+            "add another prescriber's shifts for those times, or move the sessions, first.",
+            code="prescriber-cover-lost",
+            extra={"appointments": [a.public_id for a in lost]},
         )
     moved = cancelled = 0
     if sessions and reassign_to is not None:
