@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from services.clinics.models import ServicePrice
-from tests.factories.clinics import ChairFactory, ProviderFactory, ServiceFactory, ShiftFactory
+from tests.factories.clinics import ChairFactory, ProviderFactory, ServiceFactory, ShiftFactory, _free_code
 from tests.matrix import ALL_ROLES, Row
 
 ADMIN = frozenset({"org_admin"})
@@ -125,8 +125,9 @@ ROWS = [
         lambda w: "/api/v1/services",
         ADMIN,
         lambda w: {
-            "code": "spravato",
-            "name": "Spravato 84 mg",
+            # a kind the world has no active service of yet (one per kind; other rows add Spravato)
+            "code": _free_code(w.org),
+            "name": "A new service",
             "chair_minutes": 150,
             "price": {"amount": 0, "currency": "usd"},
         },

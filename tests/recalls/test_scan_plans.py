@@ -241,5 +241,9 @@ def test_the_installments_due_scan_checks_each_plan_by_primary_key():
     plans = [(n, parent) for n, parent in nodes if n.get("Relation Name") == "packages_paymentplan"]
     assert plans, plan
     for node, parent in plans:
-        assert node["Node Type"] in PROBES and parent == "SubPlan", node
-        assert "(id = i2.plan_id)" in node.get("Index Cond", "") + node.get("Recheck Cond", ""), node
+        # A per-installment probe keyed by the plan id, never a join over every plan. Whether the
+        # probe uses the primary key or reads a tiny table is the planner's call by table size (the
+        # full suite's earlier tests leave statistics of a few rows: a Seq Scan then).
+        assert parent == "SubPlan", node
+        where = node.get("Index Cond", "") + node.get("Recheck Cond", "") + node.get("Filter", "")
+        assert "(id = i2.plan_id)" in where, node
