@@ -76,7 +76,7 @@ def practice(org):
             provider=clinic.providers[i % 4],
             start=FIRST_SLOT + timedelta(days=10, hours=i // 4),
         )
-        for i in range(8)
+        for i in range(40)  # enough that the warm-up never leaves the stall too few to cancel
     ]
     return clinic, desk, patients, booked
 
