@@ -13,7 +13,6 @@ one out is a read of patient records, so it is audited.
 from __future__ import annotations
 
 import io
-import zoneinfo
 from html import escape as e
 
 from reportlab.lib import colors
@@ -25,6 +24,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from services.billing.models import BillingAddress, Invoice, RefundStatus
 from services.billing.selectors import invoice_payments
 from services.core.audit import audit_record
+from services.core.clock import local_date
 from services.core.errors import InvalidInput
 
 _STYLES = getSampleStyleSheet()
@@ -37,7 +37,7 @@ def _money(amount: int, currency: str) -> str:
 
 
 def _local_date(value, tz: str) -> str:
-    return value.astimezone(zoneinfo.ZoneInfo(tz)).date().isoformat() if value else ""
+    return local_date(value, tz).isoformat() if value else ""
 
 
 def _table(rows: list[list], widths: list[float]) -> Table:

@@ -6,7 +6,7 @@ the 10th there, whatever the UTC offset does in between (a DST change shortens o
 those days, never the count). `days_left` is due date minus the clinic's today; negative is overdue.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from services.clinical.models import FormStatus, MonitoringForm, SessionRecord
 from services.clinics.models import Location
 from services.core import clock
 from services.core.audit import audit_record
+from services.core.clock import local_date
 from services.core.errors import Conflict, InvalidInput, NotFound
 from services.organizations.scope import Scope
 
@@ -29,10 +30,6 @@ DEFAULT_FORM_VERSION = "SPRAVATO-PMF-2025-01"
 
 def form_version() -> str:
     return getattr(settings, "SPRAVATO_PMF_FORM_VERSION", DEFAULT_FORM_VERSION)
-
-
-def local_date(at: datetime, zone: str) -> date:
-    return at.astimezone(ZoneInfo(zone)).date()
 
 
 def _local(at: datetime, zone: str) -> str:

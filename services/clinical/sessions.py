@@ -240,7 +240,7 @@ def session_record_create(*, actor, appointment: Appointment, data: dict[str, An
                 code="dosing-hold",
             )
         location = appointment.location
-        if not is_prescriber(clinician, state=location.state, on=clock.now().date()):
+        if not is_prescriber(clinician, state=location.state, on=clock.today_in(location.timezone)):
             raise RuleViolation(
                 f"Only a prescriber licensed in {location.state} may override a dosing hold.",
                 field="hold_override_reason",

@@ -3,7 +3,6 @@ turning PostgreSQL's refusal of a negative balance into the clinic's 422."""
 
 from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -21,7 +20,7 @@ BALANCE_CONSTRAINT = "controlled_lot_balance_never_negative"
 
 
 def clinic_today(location: Location) -> date:
-    return clock.now().astimezone(ZoneInfo(location.timezone)).date()
+    return clock.today_in(location.timezone)
 
 
 def quantity_check(

@@ -45,10 +45,6 @@ def local_instant(day: date, timezone: str, hour: int) -> datetime:
     return datetime.combine(day, time(hour), ZoneInfo(timezone)).astimezone(UTC)
 
 
-def local_date(instant: datetime, timezone: str) -> date:
-    return instant.astimezone(ZoneInfo(timezone)).date()
-
-
 def allocate(total: int, weights: list[int]) -> list[int]:
     """Split `total` in proportion to `weights` (largest remainder), summing exactly to `total`."""
     if not weights:

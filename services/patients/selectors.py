@@ -4,7 +4,6 @@ Patients belong to the practice but are seen through their home clinic: a staff 
 patients whose `home_location` is one of the clinics where they hold a role (org admins: all).
 """
 
-import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -56,10 +55,6 @@ def required_tests(screening: Screening) -> dict[str, date | None]:
     return tests
 
 
-def local_date(location, at: datetime) -> date:
-    return at.astimezone(zoneinfo.ZoneInfo(location.timezone)).date()
-
-
 def screening_validity_start(screening: Screening) -> tuple[date, str] | None:
     """The day a clearance's validity counts from, and what dates it: the oldest required test.
 
@@ -74,7 +69,7 @@ def screening_validity_start(screening: Screening) -> tuple[date, str] | None:
     if len(starts) < len(required_tests(screening)):
         if screening.cleared_at is None:
             return None
-        cleared_on = local_date(screening.patient.home_location, screening.cleared_at)
+        cleared_on = clock.local_date(screening.cleared_at, screening.patient.home_location.timezone)
         starts.append((cleared_on, f"the clearance of {cleared_on.isoformat()}"))
     return min(starts, key=lambda item: item[0])
 
@@ -104,7 +99,7 @@ def screening_block_reason(
     start = screening_validity_start(screening)
     if start is None:
         return "patient screening has no clearance date on record — it must be cleared again"
-    day = local_date(screening.patient.home_location, at or clock.now())
+    day = clock.local_date(at or clock.now(), screening.patient.home_location.timezone)
     days = days or validity_days()
     if start[0] + timedelta(days=days) < day:
         return (

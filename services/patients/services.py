@@ -34,7 +34,6 @@ from services.patients.findings import (
 )
 from services.patients.models import Patient, Screening, ScreeningStatus, ScreeningVersion
 from services.patients.selectors import (
-    local_date,
     required_tests,
     screening_block_reason,
     screening_for,
@@ -273,7 +272,7 @@ def screening_update(*, actor, patient: Patient, data: dict[str, Any]) -> Screen
         .select_related("patient__home_location")
         .get_or_create(patient=patient, defaults={"organization": patient.organization})
     )
-    today = local_date(screening.patient.home_location, clock.now())
+    today = clock.today_in(screening.patient.home_location.timezone)
     before, previous = snapshot(screening, SCREENING_FIELDS), screening.status
     _apply_screening_data(screening, data, today)
     requested, reason = data.get("status"), (data.get("clearance_reason") or "").strip()

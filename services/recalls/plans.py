@@ -6,9 +6,8 @@ belongs to one), or otherwise with the patient's Nth completed session of the se
 `initial_series_sessions`, 6 by default for IV ketamine).
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
@@ -47,10 +46,6 @@ def next_due_date(plan: MaintenancePlan) -> date | None:
     return add_months(plan.last_session_on, policy_for(plan.home_location_id).booster_after_months)
 
 
-def _local_date(at: datetime, zone: str) -> date:
-    return at.astimezone(ZoneInfo(zone)).date()
-
-
 def is_series_end(appointment: Appointment) -> bool:
     """Whether this completed session ends the patient's initial series."""
     if appointment.series_id:
@@ -72,7 +67,7 @@ def _set_last_session(plan: MaintenancePlan, appointment: Appointment) -> bool:
     if plan.last_session_at is not None and appointment.start <= plan.last_session_at:
         return False  # an older session recorded late changes nothing
     plan.last_session_at = appointment.start
-    plan.last_session_on = _local_date(appointment.start, appointment.location.timezone)
+    plan.last_session_on = clock.local_date(appointment.start, appointment.location.timezone)
     plan.next_due_date = next_due_date(plan)
     return True
 

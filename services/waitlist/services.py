@@ -69,10 +69,10 @@ def _certified_locations(organization_id: int, public_ids: list[str]) -> list[Lo
     for i, public_id in enumerate(public_ids):
         if public_id not in found:
             raise InvalidInput("No such clinic.", field=f"locations[{i}]")
-    today = clock.now().date()
     for i, public_id in enumerate(public_ids):
         loc = found[public_id]
-        lapsed = loc.rems_certification_expires is not None and loc.rems_certification_expires < today
+        expires = loc.rems_certification_expires
+        lapsed = expires is not None and expires < clock.today_in(loc.timezone)
         if not loc.rems_certified or lapsed:
             raise RuleViolation(
                 f"{loc.name} is not REMS-certified, so it cannot offer Spravato.",

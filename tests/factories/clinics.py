@@ -1,12 +1,21 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import factory
 
 from services.clinics.models import Chair, Location, Provider, Service, Shift
 from services.clinics.validation import npi_check_digit
+from services.core import clock
 from tests.factories.organizations import OrganizationFactory
 
+CLINIC_ZONE = "America/Los_Angeles"
 WEEKDAY_HOURS = [{"weekday": d, "opens": "08:00", "closes": "18:00"} for d in range(0, 5)]
+
+
+def clinic_today() -> date:
+    """Today in the factory clinics' zone: dates a clinic judges (test samples, validity) are its own,
+    and for hours after midnight UTC the UTC date is still tomorrow there."""
+    return clock.now().astimezone(ZoneInfo(CLINIC_ZONE)).date()
 
 
 class LocationFactory(factory.django.DjangoModelFactory):
@@ -15,7 +24,7 @@ class LocationFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Clinic {n}")
-    timezone = "America/Los_Angeles"
+    timezone = CLINIC_ZONE
     state = "CA"
     address = "1 Main St"
     phone = "+19165550100"

@@ -14,11 +14,11 @@ import factory
 
 from services.core import clock
 from services.patients.models import Contraindication, Patient, Screening
-from tests.factories.clinics import LocationFactory
+from tests.factories.clinics import LocationFactory, clinic_today
 
 
 def _days_ago(days: int):
-    return lambda *_: clock.now().date() - timedelta(days=days)
+    return lambda *_: clinic_today() - timedelta(days=days)
 
 
 class ScreeningFactory(factory.django.DjangoModelFactory):
@@ -92,7 +92,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
                 patient=self,
                 rems_status="enrolled",
                 rems_patient_id=f"RP-{self.pk}",
-                rems_enrolled_on=clock.now().date(),
+                rems_enrolled_on=clinic_today(),
             )
 
     # Every patient has a screening row, as patient_create makes one; pass screening=None to skip.

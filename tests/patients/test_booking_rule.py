@@ -9,7 +9,7 @@ from django.test import override_settings
 from services.core import clock
 from services.core.errors import RuleViolation
 from services.patients.services import patient_require_active, screening_require_cleared
-from tests.factories.clinics import ServiceFactory
+from tests.factories.clinics import ServiceFactory, clinic_today
 from tests.factories.patients import PatientFactory, ScreeningFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_service_without_screening_is_bookable_for_anyone(location, hydration):
 @override_settings(PATIENT_SCREENING_VALIDITY_DAYS=30)
 def test_clearance_with_tests_older_than_the_validity_is_refused(location, ketamine):
     patient = PatientFactory(home_location=location, cleared=True)
-    old = clock.now().date() - timedelta(days=31)
+    old = clinic_today() - timedelta(days=31)
     patient.screening.urine_drug_screen_date = old
     patient.screening.save()
     error = refusal(patient, ketamine)

@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from services.core import clock
 from services.core.models import AuditEntry, OutboxEvent
 from services.organizations.models import Role
 from services.patients.models import Contraindication
 from tests.conftest import client_for
+from tests.factories.clinics import clinic_today
 from tests.factories.organizations import staff_with_role
 from tests.factories.patients import PatientFactory
 
@@ -21,7 +21,7 @@ def url(patient) -> str:
 
 
 def today() -> str:
-    return clock.now().date().isoformat()
+    return clinic_today().isoformat()
 
 
 def full_intake(**overrides) -> dict:
@@ -217,7 +217,7 @@ def test_front_desk_records_findings_but_never_clears(front_desk_client, patient
 
 def test_clearing_with_expired_tests_on_record_is_refused(clinician_client, patient, settings):
     settings.PATIENT_SCREENING_VALIDITY_DAYS = 30
-    old = (clock.now().date() - timedelta(days=45)).isoformat()
+    old = (clinic_today() - timedelta(days=45)).isoformat()
     body = {"findings": findings(urine_drug_screen={"result": "negative", "date": old}), "status": "cleared"}
     response = clinician_client.put(url(patient), body, format="json")
     assert response.status_code == 422
@@ -226,7 +226,7 @@ def test_clearing_with_expired_tests_on_record_is_refused(clinician_client, pati
 
 def test_valid_until_runs_from_the_oldest_required_test(clinician_client, patient, settings):
     settings.PATIENT_SCREENING_VALIDITY_DAYS = 365
-    taken = clock.now().date() - timedelta(days=10)
+    taken = clinic_today() - timedelta(days=10)
     body = {
         "findings": findings(urine_drug_screen={"result": "negative", "date": taken.isoformat()}),
         "status": "cleared",

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 
 from services.clinical.models import ClinicalPolicy
-from services.core import clock
 from services.core.models import AuditEntry
 from services.patients.models import ScreeningVersion
+from tests.factories.clinics import clinic_today
 from tests.patients.test_screening_api import findings, today, url
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_every_put_is_a_version_with_history_and_audit(
 
 
 def test_clearance_validity_follows_the_home_clinic_policy(clinician_client, patient, location):
-    taken = clock.now().date() - timedelta(days=10)
+    taken = clinic_today() - timedelta(days=10)
     body = {"findings": findings(urine_drug_screen={"result": "negative", "date": taken.isoformat()})}
     ClinicalPolicy.objects.create(
         location=location, organization=location.organization, screening_validity_days=30

@@ -1,8 +1,11 @@
 """Joining the waitlist from the portal: verified address, certified clinics, once per practice."""
 
+from datetime import UTC, date, datetime
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from services.core import clock
 from services.core.models import AuditEntry
 from services.patients.models import Patient
 from services.waitlist.models import WaitlistEntry
@@ -127,3 +130,14 @@ def test_status_reads_a_constant_number_of_queries(clinic, org):
     with CaptureQueriesContext(connection) as many:
         client.get("/api/v1/portal/waitlist")
     assert len(many) == len(few)
+
+
+def test_a_certification_ending_today_counts_until_the_clinic_day_ends(clinic, org):
+    # 03:00 UTC on 1 March is still 28 February in California, the certification's last day there
+    clinic.location.rems_certification_expires = date(2031, 2, 28)
+    clinic.location.save()
+    clock.set_clock(lambda: datetime(2031, 3, 1, 3, tzinfo=UTC))
+    assert join(portal_user(org), clinic.location).status_code == 201
+    clock.set_clock(lambda: datetime(2031, 3, 1, 9, tzinfo=UTC))  # 1 March there: lapsed
+    response = join(portal_user(org), clinic.location)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "locations[0]"

@@ -12,11 +12,11 @@ from django.db import IntegrityError, transaction
 from services.billing import services as billing
 from services.core import clock
 from services.core.audit import audit_record
+from services.core.clock import local_date
 from services.core.errors import Conflict, InvalidInput
 from services.core.outbox import event_record
 from services.packages.event_names import FEE_ASSESSED
 from services.packages.models import FeeKind, FeeStatus, PolicyFee
-from services.packages.schedule import local_date
 from services.packages.services import money
 from services.scheduling.models import Appointment, AppointmentStatus
 

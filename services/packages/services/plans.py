@@ -11,6 +11,7 @@ from django.db import transaction
 
 from services.core import clock
 from services.core.audit import audit_record
+from services.core.clock import local_date
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.ids import new_public_id
 from services.core.outbox import event_record
@@ -30,7 +31,7 @@ from services.packages.models import (
     PaymentPlan,
     PlanStatus,
 )
-from services.packages.schedule import installment_dates, local_date, local_instant, split_amount
+from services.packages.schedule import installment_dates, local_instant, split_amount
 from services.packages.services import money
 
 MAX_INSTALLMENTS = 52

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from services.billing import services as billing
 from services.core import clock
 from services.core.audit import audit_record
+from services.core.clock import local_date
 from services.core.errors import Conflict, InvalidInput, RuleViolation
 from services.core.outbox import event_record
 from services.packages import selectors
@@ -26,7 +27,7 @@ from services.packages.models import (
     PlanStatus,
     PurchaseStatus,
 )
-from services.packages.schedule import local_date, local_instant
+from services.packages.schedule import local_instant
 from services.packages.services import credits, financing, money, plans
 from services.packages.services.activation import purchase_activate
 from services.patients.services import patient_require_active

@@ -20,11 +20,11 @@ from services.billing import dunning
 from services.billing import services as billing
 from services.billing.models import BillingPolicy, Invoice, InvoiceStatus, Payment, VisitCharge
 from services.clinics.models import ServicePrice
+from services.core.clock import local_date
 from services.core.errors import DomainError
 from services.core.outbox import event_record
 from services.notifications.services import notification_send
 from services.packages.event_names import VISIT_BILLED
-from services.packages.schedule import local_date
 from services.packages.selectors import plan_policy_for
 from services.packages.services import credits, money
 from services.packages.services.credits import SessionRef

@@ -8,7 +8,6 @@ result, the events it recorded (by name and count, never their payloads) and how
 
 import time
 from collections import Counter
-from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -40,7 +39,7 @@ class Command(BaseCommand):
         started_at, started = clock.now(), time.monotonic()
         if isinstance(job, DailyPerClinic):
             for location in self._locations(clinic):
-                local_date = clock.now().astimezone(ZoneInfo(location.timezone)).date()
+                local_date = clock.today_in(location.timezone)
                 with transaction.atomic():  # as the scheduler runs it: one clinic, one transaction
                     job.run(location, local_date)
                 self.stdout.write(f"{name}: ran for {location.name} ({location.public_id}) on {local_date}")
