@@ -6,6 +6,8 @@ front desk read. Rows that need money already taken create it lazily through the
 the signature, not a bearer token (tests/billing/test_webhooks.py).
 """
 
+import itertools
+
 from services.billing import services
 from services.billing.models import BillingAddress, BillingPolicy, Refund
 from services.packages.models import PolicyFee
@@ -46,9 +48,12 @@ def build(world):
     )
 
 
+PAYMENT_NUMBERS = itertools.count()  # a Stripe idempotency key per payment, across tests
+
+
 def paid(world):
     """A payment really taken through localstripe (pm_card_visa is Stripe's test card id)."""
-    key = f"matrix-{len(world.objects)}-{world.objects['billing_patient'].public_id}"
+    key = f"matrix-{next(PAYMENT_NUMBERS)}-{world.objects['billing_patient'].public_id}"
     world.objects[key] = services.payment_create(
         actor=world.users["billing"],
         patient=world.objects["billing_patient"],

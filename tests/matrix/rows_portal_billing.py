@@ -95,3 +95,7 @@ ROWS = [
         portal=True,
     ),
 ]
+
+
+def warm(world):
+    billing_obj(world, "invoice_a")

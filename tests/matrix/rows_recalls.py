@@ -137,3 +137,7 @@ ROWS = [
     portal_row("portal.availability", "get", "availability"),
     portal_row("portal.appointments.book", "post", "appointments", first_bookable_time, 201),
 ]
+
+
+def warm(world):
+    portal_obj(world, "patient_a")

@@ -239,3 +239,7 @@ ROWS = [
         portal=True,
     ),
 ]
+
+
+def warm(world):
+    obj(world, "patient_a")

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - `world` is the shared fixture imported from the staff matrix
 """Every portal endpoint: anonymous 401, staff 403, another patient never sees or touches patient A's
 records (404 for A's objects, lists without A's rows), and patient A gets the answer."""
 
@@ -7,9 +6,11 @@ import pytest
 from tests.conftest import client_for
 from tests.matrix import ALL_ROLES
 from tests.matrix.rows_waitlist import obj
-from tests.matrix.test_staff_matrix import MODULES, call, world  # noqa: F401, F811 - the shared world fixture
+from tests.matrix.test_staff_matrix import call
+from tests.matrix.world import MODULES
 
 ROWS = [row for module in MODULES for row in module.ROWS if row.portal]
+WARM_WORLD = True  # every row here needs patient A
 
 
 def actor(world, row):

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - `world` is the shared fixture imported from the staff matrix
 """Coverage by construction: every route and method under /api/v1/ has a permission-matrix row, and
 every staff view names its entry in the access map. A new endpoint fails here until it joins both."""
 
@@ -9,7 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from api.permissions import IsStaff
 from services.organizations.access import ACCESS
-from tests.matrix.test_staff_matrix import MODULES, world  # noqa: F401 - the shared world fixture
+from tests.matrix.world import MODULES
 
 PREFIX = "api/v1/"
 IGNORED_METHODS = {"head", "options"}  # answered by DRF itself for every route

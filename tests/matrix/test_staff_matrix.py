@@ -1,37 +1,12 @@
 """Walks every registered endpoint as anonymous, another practice and each role."""
 
-import importlib
-import pkgutil
-
 import pytest
 
-import tests.matrix as matrix_pkg
-from services.organizations.models import Role
 from tests.conftest import client_for
-from tests.factories.clinics import LocationFactory
-from tests.factories.organizations import OrganizationFactory, staff_with_role
-from tests.matrix import ALL_ROLES, World
+from tests.matrix import ALL_ROLES
+from tests.matrix.world import MODULES
 
-MODULES = [
-    importlib.import_module(f"tests.matrix.{m.name}")
-    for m in pkgutil.iter_modules(matrix_pkg.__path__)
-    if m.name.startswith("rows_")
-]
 ROWS = [row for module in MODULES for row in module.ROWS if not row.portal]
-
-
-@pytest.fixture
-def world(db):
-    org = OrganizationFactory()
-    home = LocationFactory(organization=org, name="Home clinic")
-    away = LocationFactory(organization=org, name="Away clinic")
-    users = {role: staff_with_role(role, location=home, organization=org) for role in ALL_ROLES}
-    outsider = staff_with_role(Role.ORG_ADMIN, organization=OrganizationFactory())
-    w = World(org=org, home=home, away=away, users=users, outsider=outsider)
-    for module in MODULES:
-        if hasattr(module, "build"):
-            module.build(w)
-    return w
 
 
 def call(client, row, world):
