@@ -59,8 +59,10 @@ SELECT a.public_id AS appointment, l.public_id AS location, to_char(a.local, 'YY
        to_char(a.local, 'YYYY-MM-DD"T"HH24:MI') AS local_start, a.minutes, s.code AS service,
        p.public_id AS provider, coalesce(c.public_id, '') AS chair, a.status,
        a.late_cancel::text AS late_cancel, a.cancelled_by_clinic::text AS cancelled_by_clinic
-FROM locs l CROSS JOIN LATERAL (
-    -- per clinic, in index order (clinic, start): the rows stream out without sorting the year
+FROM (SELECT * FROM locs ORDER BY id) l CROSS JOIN LATERAL (
+    -- Clinics in id order outside, each clinic's rows sorted inside: the final ORDER BY is then an
+    -- incremental sort per clinic (5,000 rows in memory) instead of the year's rows sorted on disk
+    -- before the first byte (40 MB external merge, first row after ~2 s at 200,000 rows).
     SELECT a.public_id, a.start, a.id, a.service_id, a.provider_id, a.chair_id, a.status, a.late_cancel,
            a.cancelled_by_clinic, a.start AT TIME ZONE l.tz AS local,
            (extract(epoch FROM a."end" - a.start) / 60)::int AS minutes
