@@ -319,7 +319,8 @@ def build_plans() -> None:
 
 
 def seed_earlier_mornings() -> int:
-    """Yesterday's and earlier mornings recalled everyone due up to today + 6 (lead time 7); those
+    """Yesterday's and earlier mornings recalled everyone due up to the clinic's today + 6 (lead time
+    7; its own date: from 00:00 UTC until the evening in the US, UTC's date is a day ahead); those
     recalls are open or were closed by staff (a booked one would have moved the plan's due date on).
     Today's scan then finds the patients who fell due overnight."""
     with connection.cursor() as cursor:
@@ -336,8 +337,9 @@ def seed_earlier_mornings() -> int:
                    p.next_due_date,
                    CASE WHEN abs(hashtext('close' || p.id)::bigint) % 10 < 3 THEN 'closed' ELSE 'open' END,
                    'call_list', now() - interval '7 days', 'email', 2, ''
-            FROM recalls_maintenanceplan p
-            WHERE p.next_due_date <= CURRENT_DATE + 6 AND p.phase IN ('maintenance', 'booster_only')
+            FROM recalls_maintenanceplan p JOIN clinics_location l ON l.id = p.home_location_id
+            WHERE p.next_due_date <= (now() AT TIME ZONE l.timezone)::date + 6
+              AND p.phase IN ('maintenance', 'booster_only')
             ON CONFLICT DO NOTHING
             """
         )

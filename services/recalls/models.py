@@ -11,7 +11,7 @@ from datetime import time
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Lookup, Q
 
 from services.core.models import PublicIdModel
 
@@ -68,6 +68,18 @@ class RecallPolicy(models.Model):
         return DEFAULT_INTERVALS.get(service_code, DEFAULT_INTERVALS["iv_ketamine"])
 
 
+class IsDistinctFrom(Lookup):
+    """`a IS DISTINCT FROM b` (NULL-aware inequality), written exactly as the scan's SQL writes it, so
+    PostgreSQL can prove the scan's WHERE implies the partial index's predicate."""
+
+    lookup_name = "isdistinctfrom"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} IS DISTINCT FROM {rhs}", [*lhs_params, *rhs_params]
+
+
 class MaintenancePlan(PublicIdModel):
     """What happens after a patient's initial series: how often they should come back, and whether
     the clinic may recall them. `next_due_date` is stored (and indexed) so the daily scan is a
@@ -113,8 +125,13 @@ class MaintenancePlan(PublicIdModel):
             models.Index(
                 fields=["home_location", "next_due_date"],
                 name="plan_due_scan",
+                # Only plans the scan may still recall: those whose recall for this very due date was
+                # closed wait here for their next session, and a morning scan would re-read them all.
                 condition=Q(
-                    phase__in=["maintenance", "booster_only"], recall_consent=True, recall_open=False
+                    IsDistinctFrom(models.F("next_due_date"), models.F("recalled_due_date")),
+                    phase__in=["maintenance", "booster_only"],
+                    recall_consent=True,
+                    recall_open=False,
                 ),
             ),
             models.Index(fields=["organization", "home_location", "created_at"], name="plan_scope_list"),
