@@ -15,8 +15,9 @@ from html import escape as e
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, Spacer
 
-from services.billing.documents import _STYLES, _build, _money, _table
+from services.billing.documents import _STYLES, _build, _table
 from services.billing.models import Invoice, InvoiceStatus
+from services.billing.money import format_money
 from services.billing.selectors import MONEY_READERS
 from services.core import clock
 from services.core.audit import audit_record
@@ -126,11 +127,11 @@ def statement_pdf(*, actor, patient, statement: dict) -> bytes:
                 row["issued_on"].isoformat(),
                 row["id"],
                 row["location_name"][:24],
-                _money(row["total"], c),
-                _money(row["amount_adjusted"], c),
-                _money(row["amount_paid"] + row["amount_refunded"], c),
-                _money(row["amount_refunded"], c),
-                _money(row["amount_due"], c),
+                format_money(row["total"], c),
+                format_money(row["amount_adjusted"], c),
+                format_money(row["amount_paid"] + row["amount_refunded"], c),
+                format_money(row["amount_refunded"], c),
+                format_money(row["amount_due"], c),
             ]
         )
     story += [_table(rows, [0.8 * inch, 1.7 * inch, 1.2 * inch] + [0.75 * inch] * 5), Spacer(1, 0.2 * inch)]
@@ -139,13 +140,13 @@ def statement_pdf(*, actor, patient, statement: dict) -> bytes:
         _table(
             [
                 ["0-30 days", "31-60 days", "61-90 days", "Over 90 days"],
-                [_money(aging[b], c) for b in BUCKETS],
+                [format_money(aging[b], c) for b in BUCKETS],
             ],
             [1.3 * inch] * 4,
         )
     )
     story.append(Spacer(1, 0.2 * inch))
-    story.append(Paragraph(f"Balance due: {_money(statement['balance'], c)}", _STYLES["Heading3"]))
+    story.append(Paragraph(f"Balance due: {format_money(statement['balance'], c)}", _STYLES["Heading3"]))
     pdf = _build(story, f"Statement {patient.public_id}")
     audit_record(
         organization=patient.organization,
