@@ -12,6 +12,7 @@ import zoneinfo
 from datetime import date, datetime
 from html import escape as e
 
+from django.db.models.functions import Coalesce
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, Spacer
 
@@ -40,8 +41,7 @@ _COLUMNS = (
     "location__name",
     "location__timezone",
     "status",
-    "issued_at",
-    "created_at",
+    "issued",
     "total_amount",
     "amount_adjusted",
     "amount_paid",
@@ -63,6 +63,7 @@ def statement_of(*, invoices, patient, now: datetime | None = None, organization
     # Plain tuples, not model instances: 200 invoices and their clinics cost a fraction of the time.
     invoices = (
         invoices.exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .annotate(issued=Coalesce("issued_at", "created_at"))  # one timestamp a row to read, not two
         .order_by("-issued_at", "-pk")
         .values_list(*_COLUMNS, named=True)
     )
@@ -74,7 +75,7 @@ def statement_of(*, invoices, patient, now: datetime | None = None, organization
         tz = invoice.location__timezone
         if tz not in today:
             today[tz] = _local(now, tz)
-        issued = _local(invoice.issued_at or invoice.created_at, tz)
+        issued = _local(invoice.issued, tz)
         age = (today[tz] - issued).days
         due = Invoice.due_of(
             total=invoice.total_amount,
