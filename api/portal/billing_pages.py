@@ -20,6 +20,7 @@ from api.portal.pages import patient_page
 from services.billing import services as billing
 from services.billing.documents import invoice_document
 from services.billing.models import CardSetupStatus, InvoiceStatus, PaymentStatus
+from services.billing.money import format_money
 from services.billing.statements import statement_pdf
 from services.core.errors import DomainError
 from services.portal import billing as portal
@@ -28,10 +29,6 @@ NOTICES = {
     "paid": "Thank you: your payment went through.",
     "card_saved": "Your card is saved.",
 }
-
-
-def dollars(amount: int) -> str:
-    return f"${amount // 100:,}.{amount % 100:02d}"
 
 
 def _page(request, template: str, context: dict, status: int = 200):
@@ -56,11 +53,12 @@ def _overview(request, error: str | None = None, status: int = 200):
         return _not_linked(request, exc)
     statement = portal.portal_statement(patient=patient)
     on_plan = portal.plan_invoice_ids(patient=patient)
+    currency = statement["currency"]
     rows = [
         {
             **row,
-            "due_label": dollars(row["amount_due"]),
-            "total_label": dollars(row["total"]),
+            "due_label": format_money(row["amount_due"], currency),
+            "total_label": format_money(row["total"], currency),
             "on_plan": row["id"] in on_plan,
         }
         for row in statement["invoices"]
@@ -72,15 +70,15 @@ def _overview(request, error: str | None = None, status: int = 200):
     plans = [plan_dict(p) for p in portal.portal_plans(patient=patient)]
     for plan in plans:
         for i in plan["installments"]:
-            i["amount_label"] = dollars(i["amount"]["amount"])
+            i["amount_label"] = format_money(i["amount"]["amount"], i["amount"]["currency"])
     return _page(
         request,
         "overview.html",
         {
             # What is due now; what an installment plan will charge on its schedule is shown apart.
             "balance": statement["balance"] - plan_due,
-            "balance_label": dollars(statement["balance"] - plan_due),
-            "plan_due_label": dollars(plan_due) if plan_due else "",
+            "balance_label": format_money(statement["balance"] - plan_due, currency),
+            "plan_due_label": format_money(plan_due, currency) if plan_due else "",
             "invoices": rows,
             "open_invoices": due_now,
             "plans": plans,
@@ -112,13 +110,15 @@ def card_page(request):
             )
     except DomainError as exc:
         return _not_linked(request, exc)
+    due = invoice["amount_due"] if invoice else None
+    due_label = format_money(due["amount"], due["currency"]) if due else ""
     return _page(
         request,
         "card.html",
         {
             **card_dict(patient),
             "invoice": invoice,
-            "due_label": dollars(invoice["amount_due"]["amount"]) if invoice else "",
+            "due_label": due_label,
             "stripe_js_url": settings.STRIPE_JS_URL,
             "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
             "attempt": uuid.uuid4().hex,

@@ -22,18 +22,13 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from services.billing.models import BillingAddress, Invoice, RefundStatus
+from services.billing.money import format_money
 from services.billing.selectors import invoice_payments
 from services.core.audit import audit_record
 from services.core.clock import local_date
 from services.core.errors import InvalidInput
 
 _STYLES = getSampleStyleSheet()
-
-
-def _money(amount: int, currency: str) -> str:
-    sign = "-" if amount < 0 else ""
-    symbol = "$" if currency == "usd" else f"{currency.upper()} "
-    return f"{sign}{symbol}{abs(amount) // 100:,}.{abs(amount) % 100:02d}"
 
 
 def _local_date(value, tz: str) -> str:
@@ -82,18 +77,18 @@ def receipt_pdf(invoice: Invoice) -> bytes:
                 line.description,
                 line.cpt_code,
                 str(line.quantity),
-                _money(line.amount, c),
+                format_money(line.amount, c),
             ]
         )
-    rows.append(["", "Total", "", "", _money(invoice.total_amount, c)])
+    rows.append(["", "Total", "", "", format_money(invoice.total_amount, c)])
     paid = [["Paid on", "Method", "Amount paid", "Refunded"]]
     for payment in invoice_payments(invoice=invoice):
         paid.append(
             [
                 _local_date(payment.succeeded_at, tz),
                 "Card",
-                _money(payment.amount_captured, c),
-                _money(payment.amount_refunded, c),
+                format_money(payment.amount_captured, c),
+                format_money(payment.amount_refunded, c),
             ]
         )
     story = _header(invoice, "Receipt")
@@ -123,10 +118,10 @@ ADJUSTMENT_LABELS = {
 def ledger_lines(invoice: Invoice) -> list[str]:
     """The receipt's summary, in the ledger's terms: charges, adjustments, money in, refunds."""
     c = invoice.currency
-    rows = [f"Total charges: {_money(invoice.total_amount, c)}"]
+    rows = [f"Total charges: {format_money(invoice.total_amount, c)}"]
     for adj in invoice.adjustments.order_by("created_at", "pk"):
-        rows.append(f"{ADJUSTMENT_LABELS[adj.kind]}: {_money(-adj.amount, c)} ({e(adj.reason)})")
-    rows.append(f"Paid: {_money(invoice.amount_paid + invoice.amount_refunded, c)}")
+        rows.append(f"{ADJUSTMENT_LABELS[adj.kind]}: {format_money(-adj.amount, c)} ({e(adj.reason)})")
+    rows.append(f"Paid: {format_money(invoice.amount_paid + invoice.amount_refunded, c)}")
     refunds = [
         refund
         for payment in invoice_payments(invoice=invoice)
@@ -135,9 +130,9 @@ def ledger_lines(invoice: Invoice) -> list[str]:
     ]
     for refund in sorted(refunds, key=lambda r: (r.created_at, r.pk)):
         why = REFUND_LABELS.get(refund.reason, "refund")
-        rows.append(f"Refunded to you ({why}): {_money(refund.amount, c)}")
+        rows.append(f"Refunded to you ({why}): {format_money(refund.amount, c)}")
     if invoice.amount_refunded and not refunds:
-        rows.append(f"Refunded to you: {_money(invoice.amount_refunded, c)}")
+        rows.append(f"Refunded to you: {format_money(invoice.amount_refunded, c)}")
     return rows
 
 
@@ -145,7 +140,7 @@ def receipt_verdict(invoice: Invoice) -> str:
     """One sentence that matches the status: "Balance due" only when something is due."""
     c = invoice.currency
     if invoice.amount_due > 0:
-        return f"Balance due: {_money(invoice.amount_due, c)}"
+        return f"Balance due: {format_money(invoice.amount_due, c)}"
     return {
         "partially_refunded": "Nothing is due. Part of your payment was refunded.",
         "refunded": "Nothing is due. Your payment was refunded in full.",
@@ -202,7 +197,7 @@ def superbill_pdf(invoice: Invoice) -> bytes:
                 Paragraph(e(line.description), _STYLES["BodyText"]),
                 "".join(pointer[code] for code in codes if code in pointer),
                 str(line.quantity),
-                _money(line.amount, c),
+                format_money(line.amount, c),
                 provider.npi if provider else "",
             ]
         )
@@ -215,10 +210,10 @@ def superbill_pdf(invoice: Invoice) -> bytes:
     for provider in sorted(providers, key=lambda pr: pr.npi):
         story.append(Paragraph(f"Rendering provider: {e(provider.name)}, NPI {provider.npi}", p))
     story.append(Spacer(1, 0.15 * inch))
-    story.append(Paragraph(f"Total charges: {_money(invoice.total_amount, c)}", p))
-    story.append(Paragraph(f"Amount paid by patient: {_money(invoice.amount_paid, c)}", p))
+    story.append(Paragraph(f"Total charges: {format_money(invoice.total_amount, c)}", p))
+    story.append(Paragraph(f"Amount paid by patient: {format_money(invoice.amount_paid, c)}", p))
     if invoice.amount_due > 0:
-        story.append(Paragraph(f"Balance due: {_money(invoice.amount_due, c)}", p))
+        story.append(Paragraph(f"Balance due: {format_money(invoice.amount_due, c)}", p))
     story.append(Spacer(1, 0.4 * inch))
     story.append(
         Paragraph("Provider signature: ________________________________ &nbsp; Date: ____________", p)

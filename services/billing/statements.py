@@ -12,11 +12,13 @@ import zoneinfo
 from datetime import date, datetime
 from html import escape as e
 
+from django.db.models.functions import Coalesce
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, Spacer
 
-from services.billing.documents import _STYLES, _build, _money, _table
+from services.billing.documents import _STYLES, _build, _table
 from services.billing.models import Invoice, InvoiceStatus
+from services.billing.money import format_money
 from services.billing.selectors import MONEY_READERS
 from services.core import clock
 from services.core.audit import audit_record
@@ -39,8 +41,7 @@ _COLUMNS = (
     "location__name",
     "location__timezone",
     "status",
-    "issued_at",
-    "created_at",
+    "issued",
     "total_amount",
     "amount_adjusted",
     "amount_paid",
@@ -62,6 +63,7 @@ def statement_of(*, invoices, patient, now: datetime | None = None, organization
     # Plain tuples, not model instances: 200 invoices and their clinics cost a fraction of the time.
     invoices = (
         invoices.exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .annotate(issued=Coalesce("issued_at", "created_at"))  # one timestamp a row to read, not two
         .order_by("-issued_at", "-pk")
         .values_list(*_COLUMNS, named=True)
     )
@@ -73,7 +75,7 @@ def statement_of(*, invoices, patient, now: datetime | None = None, organization
         tz = invoice.location__timezone
         if tz not in today:
             today[tz] = _local(now, tz)
-        issued = _local(invoice.issued_at or invoice.created_at, tz)
+        issued = _local(invoice.issued, tz)
         age = (today[tz] - issued).days
         due = Invoice.due_of(
             total=invoice.total_amount,
@@ -126,11 +128,11 @@ def statement_pdf(*, actor, patient, statement: dict) -> bytes:
                 row["issued_on"].isoformat(),
                 row["id"],
                 row["location_name"][:24],
-                _money(row["total"], c),
-                _money(row["amount_adjusted"], c),
-                _money(row["amount_paid"] + row["amount_refunded"], c),
-                _money(row["amount_refunded"], c),
-                _money(row["amount_due"], c),
+                format_money(row["total"], c),
+                format_money(row["amount_adjusted"], c),
+                format_money(row["amount_paid"] + row["amount_refunded"], c),
+                format_money(row["amount_refunded"], c),
+                format_money(row["amount_due"], c),
             ]
         )
     story += [_table(rows, [0.8 * inch, 1.7 * inch, 1.2 * inch] + [0.75 * inch] * 5), Spacer(1, 0.2 * inch)]
@@ -139,13 +141,13 @@ def statement_pdf(*, actor, patient, statement: dict) -> bytes:
         _table(
             [
                 ["0-30 days", "31-60 days", "61-90 days", "Over 90 days"],
-                [_money(aging[b], c) for b in BUCKETS],
+                [format_money(aging[b], c) for b in BUCKETS],
             ],
             [1.3 * inch] * 4,
         )
     )
     story.append(Spacer(1, 0.2 * inch))
-    story.append(Paragraph(f"Balance due: {_money(statement['balance'], c)}", _STYLES["Heading3"]))
+    story.append(Paragraph(f"Balance due: {format_money(statement['balance'], c)}", _STYLES["Heading3"]))
     pdf = _build(story, f"Statement {patient.public_id}")
     audit_record(
         organization=patient.organization,

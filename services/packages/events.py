@@ -25,9 +25,11 @@ def appointment_completed(event: Event) -> None:
     """A completed session uses one package credit for its service (oldest-expiring first); a session
     no credit covers is billed (one decision per appointment: services.packages.services.visits).
     """
-    appointment = _appointment(event)
-    if appointment is not None and appointment.status == AppointmentStatus.COMPLETED:
-        visits.visit_settle(appointment_id=appointment.pk)
+    if event.organization_id is None:
+        return  # no appointment is outside a practice
+    # visit_settle reads the appointment itself, in the event's practice, and leaves any other
+    # status alone: no read of it here first.
+    visits.visit_settle(appointment_id=event.payload["appointment_id"], organization_id=event.organization_id)
 
 
 def visit_billed(event: Event) -> None:

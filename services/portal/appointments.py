@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from services.billing.money import format_money
 from services.clinics.models import Location
 from services.core import clock
 from services.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -41,11 +42,6 @@ MIN_LEAD = timedelta(hours=1)  # no move to a time the patient could not reach
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
-def money_label(amount: int, currency: str) -> str:
-    symbol = "$" if currency == "usd" else f"{currency.upper()} "
-    return f"{symbol}{amount // 100:,}.{amount % 100:02d}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,7 @@ class ChangePolicy:
 
     @property
     def fee_label(self) -> str:
-        return money_label(self.fee_amount, self.currency)
+        return format_money(self.fee_amount, self.currency)
 
 
 def portal_appointment_get(*, user: User, appointment_id: str) -> Appointment:

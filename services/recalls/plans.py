@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Subquery
 
 from services.core import clock
 from services.core.audit import audit_record, diff, snapshot
@@ -88,10 +89,11 @@ def _event(plan: MaintenancePlan, name: str, **extra) -> None:
 def _session_locked(appointment_id: int) -> Appointment | None:
     """The appointment, read after locking its patient's row: a completion and its reversal handled
     at the same time by two workers take turns, and the second sees the status the first left."""
-    patient_id = Appointment.objects.filter(pk=appointment_id).values_list("patient_id", flat=True).first()
-    if patient_id is None:
+    # The patient found and locked in one statement (FOR UPDATE locks the patient row only).
+    of_appointment = Appointment.objects.filter(pk=appointment_id).values("patient_id")
+    locked = Patient.objects.select_for_update().filter(pk=Subquery(of_appointment))
+    if not list(locked.values_list("pk", flat=True)):
         return None
-    list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk", flat=True))
     return (
         Appointment.objects.select_related("service", "location", "patient__home_location__organization")
         .filter(pk=appointment_id)

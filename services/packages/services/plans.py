@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from django.db import transaction
 
+from services.billing.money import format_money
 from services.core import clock
 from services.core.audit import audit_record
 from services.core.clock import local_date
@@ -152,10 +153,6 @@ def _notify(plan: PaymentPlan, *, template: str, subject: str, body: str, dedupe
         )
 
 
-def _dollars(amount: int) -> str:
-    return f"${amount // 100:,}.{amount % 100:02d}"
-
-
 def _pause(plan: PaymentPlan, *, reason: str, actor=None) -> None:
     if plan.status != PlanStatus.ACTIVE:
         return
@@ -231,7 +228,8 @@ def installment_try_settle(*, payment) -> Installment | None:
     policy = selectors.plan_policy_for(plan.location)
     retries = list(policy.retry_days)
     inst.status, inst.last_failure = InstallmentStatus.FAILED, payment.failure_message[:300]
-    base = f"Your payment of {_dollars(inst.amount)} to {plan.location.name} did not go through"
+    amount = format_money(inst.amount, plan.organization.currency)
+    base = f"Your payment of {amount} to {plan.location.name} did not go through"
     if inst.attempts <= len(retries):
         retry_day = inst.due_date + timedelta(days=retries[inst.attempts - 1])
         inst.next_attempt_at = max(local_instant(retry_day, plan.location.timezone, policy.charge_hour), now)
