@@ -49,14 +49,6 @@ def _clinic_price():
     )
 
 
-def visit_price(*, service, location) -> int:
-    """The clinic's own price for the service, else its list price."""
-    own = ServicePrice.objects.filter(service=service, location=location).values_list(
-        "price_amount", flat=True
-    )
-    return next(iter(own), service.price_amount)
-
-
 @transaction.atomic
 def visit_settle(*, appointment_id: int, organization_id: int | None = None) -> tuple[str, Invoice | None]:
     """Cover a completed session with a credit, else bill it. Returns ("credit"|"billed"|"free"|
@@ -88,7 +80,7 @@ def visit_settle(*, appointment_id: int, organization_id: int | None = None) -> 
         return "credit", None
     price = appointment.clinic_price
     if price is None:
-        price = appointment.service.price_amount  # as visit_price: no clinic price, the list price
+        price = appointment.service.price_amount  # no clinic price: the list price
     if price == 0:
         return "free", None
     invoice = billing.invoice_create(
