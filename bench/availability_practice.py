@@ -71,6 +71,9 @@ def build(*, verbose: bool = True) -> dict:
     call_command("migrate", "--no-input", verbosity=0)
     org = Organization.objects.filter(name=PRACTICE).first()
     if org is not None:
+        if not Appointment.objects.filter(organization=org).exists():
+            # its first transaction committed, the bulk load's did not: figures over it would lie
+            sys.exit(f"{connection.settings_dict['NAME']} holds a half-built practice: drop that database")
         return _summary(org)
     started = time.perf_counter()
     with transaction.atomic():
@@ -188,12 +191,15 @@ def build(*, verbose: bool = True) -> dict:
         appointment_rows = _appointments(
             org, service, locations, providers, chair_ids, patient_ids, today, now
         )
-        columns = [f.column for f in Appointment._meta.concrete_fields if f.column != "id"]
+        fields = [f for f in Appointment._meta.concrete_fields if f.column != "id"]
+        columns = [f.column for f in fields]
+        # Columns the rows leave out take the model's default (COPY would write NULL).
+        defaults = {f.column: f.get_default() if f.has_default() else None for f in fields}
         _copy(
             pg,
             "scheduling_appointment",
             columns,
-            (tuple(r.get(c) for c in columns) for r in appointment_rows),
+            (tuple(r.get(c, defaults[c]) for c in columns) for r in appointment_rows),
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE scheduling_appointment; ANALYZE clinics_shift; ANALYZE patients_patient")

@@ -19,6 +19,7 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta
@@ -293,7 +294,8 @@ def wait_offers(
         for loc_id, ids in by_loc.items():
             done = counts.get(loc_id, 0) - baseline.get(loc_id, 0)
             # offers at a clinic appear in cancellation order; attribute the first `done` of them
-            for apt_id in sorted(ids, key=lambda i: committed[i])[:done]:
+            # (only those committed so far: during a burst this runs while cancellations go on)
+            for apt_id in sorted((i for i in ids if i in committed), key=committed.get)[:done]:
                 if apt_id in pending:
                     seen[apt_id] = now
                     pending.pop(apt_id)
@@ -344,14 +346,26 @@ def main() -> None:
 
         committed = {}
         baseline = offer_counts({a.location_id for a in burst})
+        seen: dict[int, float] = {}
+
+        def watch() -> None:
+            # Offers are timed while the burst is still being committed: waiting for the last commit
+            # first would add the rest of the minute to every earlier cancellation's latency.
+            try:
+                seen.update(wait_offers(burst, committed, timeout=300 + args.spread, baseline=baseline))
+            finally:
+                connection.close()
+
+        watcher = threading.Thread(target=watch)
         t0 = time.monotonic()
+        watcher.start()
         gap = args.spread / len(burst) if burst else 0.0
         for i, a in enumerate(burst):
             time.sleep(max(0.0, t0 + i * gap - time.monotonic()))
             appointment_cancel(actor=staff, appointment=a, reason="bench burst")
             committed[a.pk] = time.monotonic()
         commit_s = time.monotonic() - t0
-        seen = wait_offers(burst, committed, timeout=300, baseline=baseline)
+        watcher.join()
         total = max(seen.values()) - t0 if seen else float("nan")
         lat = [seen[k] - committed[k] for k in seen]
         result(
