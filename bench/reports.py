@@ -10,6 +10,7 @@ of its own, `chairside_bench_reports`, built once (bench/reports_data.py).
 """
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -128,6 +129,52 @@ def stream_csv(port: int, path: str, token: str) -> tuple[int, float, int, int]:
     return lines - 1, elapsed, before, peak[0]
 
 
+def cold_request(port: int, path: str, token: str) -> float:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    began = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 200, response.status
+    return time.perf_counter() - began
+
+
+WRITER = """
+import os, sys, time, psycopg
+rate, out = float(sys.argv[1]), sys.argv[2]
+with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as db:
+    ids = [r[0] for r in db.execute(
+        "SELECT id FROM scheduling_appointment WHERE status = 'completed' ORDER BY random() LIMIT 5000")]
+    n = 0
+    while True:
+        i = ids[n % len(ids)]
+        # completed -> no_show -> completed: each change frees or takes chair time on that clinic-day
+        db.execute("UPDATE scheduling_appointment SET status = CASE status WHEN 'completed' THEN 'no_show' "
+                   "ELSE 'completed' END WHERE id = %s", [i])
+        n += 1
+        with open(out, "w") as f:
+            f.write(str(n))
+        time.sleep(1 / rate)
+"""
+
+
+@contextlib.contextmanager
+def session_writer(rate: float):
+    """A separate process changing `rate` sessions a second (no thread in the measuring process)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".count", delete=False) as out:
+        pass
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(rate), out.name])  # noqa: S603
+    try:
+        time.sleep(1)
+        yield lambda: int(Path(out.name).read_text() or 0)
+    finally:
+        proc.terminate()
+        proc.wait()
+        os.unlink(out.name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -136,6 +183,7 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(REPORTS), help="comma-separated reports")
     parser.add_argument("--one-clinic", action="store_true", help="one clinic's year, not the practice's")
     parser.add_argument("--no-csv", action="store_true")
+    parser.add_argument("--writes-per-second", type=float, default=2.0)
     args = parser.parse_args()
     reports = args.only.split(",")
     from services.organizations.services import token_create
@@ -156,12 +204,39 @@ def main() -> None:
     with gunicorn(workers=2, threads=4) as port:
         for _ in REPORTS:  # warm the workers
             request(port, "GET", "/healthz")
+        if "utilization" in reports:
+            cold = cold_request(port, f"/api/v1/reports/utilization?{year}", token)
+            result(
+                "report utilization, cold: computes the year's rollup",
+                cold * 1000,
+                "ms",
+                goal="",
+                passed=None,
+            )
+            print(
+                f"utilization cold (computes the rollup of every clinic-day): {cold * 1000:.0f} ms",
+                flush=True,
+            )
         for _ in range(args.rounds):
             results["reference"].append(wrk(port, trivial, token, args.seconds, args.connections, f.name))
             for name in reports:
                 results[name].append(
                     wrk(port, f"/api/v1/reports/{name}?{year}", token, args.seconds, args.connections, f.name)
                 )
+        if "utilization" in reports and args.writes_per_second > 0:
+            with session_writer(args.writes_per_second) as written:
+                results["utilization while writing"] = [
+                    wrk(
+                        port,
+                        f"/api/v1/reports/utilization?{year}",
+                        token,
+                        args.seconds,
+                        args.connections,
+                        f.name,
+                    )
+                    for _ in range(args.rounds)
+                ]
+                print(f"sessions changed while measuring: {written()}", flush=True)
         print(f"load: {os.getloadavg()}", flush=True)
         for name, runs in results.items():
             if not runs:
@@ -171,7 +246,10 @@ def main() -> None:
             rps = sorted(r["rps"] for r in runs)[len(runs) // 2]
             n = sum(r["requests"] for r in runs)
             bad = sum(r["non2xx"] for r in runs)
-            if name != "reference":
+            if name == "utilization while writing":
+                figure = f"report utilization p95, {args.writes_per_second:g} sessions changed/s"
+                result(figure, p95, "ms", goal="< 300 ms", passed=p95 < 300)
+            elif name != "reference":
                 result(f"report {name} p95 over HTTP", p95, "ms", goal="< 300 ms", passed=p95 < 300)
             print(
                 f"{name:12s} median of {len(runs)} rounds: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "

@@ -141,7 +141,13 @@ def test_query_count_does_not_grow_with_clinics(report):
     for _ in range(4):
         clinic()
     assert count() == one
-    assert one <= 5  # token, roles, clinics, the report
+    if report != "utilization":
+        assert one <= 5  # token, roles, clinics, the report
+        return
+    # utilization first brings its rollup up to date: the check, a savepoint, the lock, dropping the
+    # days marked stale, computing the missing ones, releasing; read again, only the check remains
+    assert one <= 10
+    assert count() == one - 5
 
 
 def test_the_page_csv_equals_the_api_csv(client):
