@@ -11,29 +11,39 @@ The refill lookup uses the chair exclusion constraint's GiST index (same express
 from services.reports.period import Period
 from services.reports.sql import LOCS, fetch, rate
 
+
+def _sum(condition: str) -> str:
+    """Sessions of the outcome groups meeting `condition`, as an integer count (0 when none do)."""
+    return f"coalesce(sum(o.n) FILTER (WHERE {condition}), 0)::bigint"
+
+
 _SQL = f"""
 WITH {LOCS},
-a AS (  -- only the columns used: the year's rows are materialized once, narrow rows stay in memory
-    SELECT a.location_id, a.service_id, a.provider_id, a.chair_id, a.status, a.late_cancel,
-           a.cancelled_by_clinic, a.cancelled_at, a.start, a."end"
+outcomes AS (  -- one row per clinic, service, provider and outcome: the period's rows are hashed once
+    -- (locs is read more than once, so materialized: its time zone conversions run once per clinic)
+    SELECT a.location_id, a.service_id, a.provider_id, a.status, a.late_cancel, a.cancelled_by_clinic,
+           count(*) AS n
     FROM scheduling_appointment a JOIN locs l ON l.id = a.location_id
     WHERE a.start >= l.lo AND a.start < l.hi
+    GROUP BY 1, 2, 3, 4, 5, 6
 ),
 counts AS (
-    SELECT GROUPING(a.service_id, a.provider_id) AS g, a.location_id, a.service_id, a.provider_id,
-           count(*) FILTER (WHERE NOT (a.status = 'cancelled' AND a.cancelled_by_clinic)) AS due,
-           count(*) FILTER (WHERE a.status = 'completed') AS completed,
-           count(*) FILTER (WHERE a.status = 'no_show') AS no_shows,
-           count(*) FILTER (WHERE a.status = 'cancelled' AND a.late_cancel AND NOT a.cancelled_by_clinic)
-               AS late_cancels,
-           count(*) FILTER (WHERE a.status = 'cancelled') AS cancellations
-    FROM a GROUP BY GROUPING SETS ((a.location_id), (a.location_id, a.service_id), (a.location_id,
-        a.provider_id))
+    SELECT GROUPING(o.service_id, o.provider_id) AS g, o.location_id, o.service_id, o.provider_id,
+           {_sum("NOT (o.status = 'cancelled' AND o.cancelled_by_clinic)")} AS due,
+           {_sum("o.status = 'completed'")} AS completed,
+           {_sum("o.status = 'no_show'")} AS no_shows,
+           {_sum("o.status = 'cancelled' AND o.late_cancel AND NOT o.cancelled_by_clinic")} AS late_cancels,
+           {_sum("o.status = 'cancelled'")} AS cancellations
+    FROM outcomes o GROUP BY GROUPING SETS ((o.location_id), (o.location_id, o.service_id), (o.location_id,
+        o.provider_id))
 ),
-refills AS (
-    SELECT c.location_id, extract(epoch FROM r.created_at - c.cancelled_at) / 3600.0 AS hours, r.from_waitlist
-    FROM a c CROSS JOIN LATERAL (
-        SELECT b.created_at, EXISTS (
+refills AS (  -- only the cancelled chair sessions (a few percent of the rows) probe for their refill
+    SELECT c.location_id, count(*) AS chair_cancellations, count(r.found) AS refilled,
+           count(*) FILTER (WHERE r.from_waitlist) AS from_waitlist,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY r.hours) AS median_hours
+    FROM scheduling_appointment c JOIN locs l ON l.id = c.location_id
+    LEFT JOIN LATERAL (
+        SELECT true AS found, extract(epoch FROM b.created_at - c.cancelled_at) / 3600.0 AS hours, EXISTS (
                    SELECT 1 FROM waitlist_waitlistoffer o WHERE o.series_id = b.series_id
                        AND o.status = 'accepted'
                ) AS from_waitlist
@@ -43,28 +53,20 @@ refills AS (
           AND b.status IN ('booked', 'checked_in', 'completed') AND b.chair_id IS NOT NULL
           AND b.created_at >= c.cancelled_at
         ORDER BY b.created_at LIMIT 1
-    ) r
-    WHERE c.status = 'cancelled' AND c.chair_id IS NOT NULL AND c.cancelled_at IS NOT NULL
-),
-refill_by_loc AS (
-    SELECT location_id, count(*) AS refilled, count(*) FILTER (WHERE from_waitlist) AS from_waitlist,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_hours
-    FROM refills GROUP BY location_id
-),
-chair_cancels AS (
-    SELECT location_id, count(*) AS n FROM a
-    WHERE status = 'cancelled' AND chair_id IS NOT NULL AND cancelled_at IS NOT NULL GROUP BY location_id
+    ) r ON true
+    WHERE c.start >= l.lo AND c.start < l.hi
+      AND c.status = 'cancelled' AND c.chair_id IS NOT NULL AND c.cancelled_at IS NOT NULL
+    GROUP BY c.location_id
 )
 SELECT 'clinic' AS grain, l.public_id AS location, l.name, NULL AS key, NULL AS key_name,
        coalesce(c.due, 0) AS due, coalesce(c.completed, 0) AS completed, coalesce(c.no_shows, 0) AS no_shows,
        coalesce(c.late_cancels, 0) AS late_cancels, coalesce(c.cancellations, 0) AS cancellations,
        {rate("coalesce(c.no_shows, 0)", "coalesce(c.due, 0)")} AS no_show_rate,
        {rate("coalesce(c.late_cancels, 0)", "coalesce(c.due, 0)")} AS late_cancel_rate,
-       coalesce(cc.n, 0) AS chair_cancellations, coalesce(r.refilled, 0) AS refilled,
+       coalesce(r.chair_cancellations, 0) AS chair_cancellations, coalesce(r.refilled, 0) AS refilled,
        coalesce(r.from_waitlist, 0) AS refilled_from_waitlist,
        round(r.median_hours::numeric, 2) AS median_hours_to_refill
-FROM locs l LEFT JOIN counts c ON c.location_id = l.id AND c.g = 3
-LEFT JOIN refill_by_loc r ON r.location_id = l.id LEFT JOIN chair_cancels cc ON cc.location_id = l.id
+FROM locs l LEFT JOIN counts c ON c.location_id = l.id AND c.g = 3 LEFT JOIN refills r ON r.location_id = l.id
 UNION ALL
 SELECT CASE WHEN c.g = 1 THEN 'service' ELSE 'provider' END, l.public_id, l.name,
        coalesce(s.public_id, p.public_id), coalesce(s.name, p.name),
