@@ -5,11 +5,15 @@ The sessions counted are those starting on the period's local days. `due` leaves
 clinic itself cancelled (the patient did nothing wrong); rates are over `due`. A cancelled chair
 session is refilled when a later booking (created after the cancellation) takes an overlapping
 window on the same chair; it came from the waitlist when that booking's course was an accepted offer.
-The refill lookup uses the chair exclusion constraint's GiST index (same expressions, same predicate).
+Counted sessions on a chair never overlap (the exclusion constraint), so the refill lookup reads the
+sessions starting inside the cancelled window and the last one starting before it, on the partial
+btree index `appt_active_chair_start`.
 """
 
 from services.reports.period import Period
 from services.reports.sql import LOCS, fetch, rate
+
+COUNTED = "('booked', 'checked_in', 'completed')"
 
 
 def _sum(condition: str) -> str:
@@ -43,16 +47,22 @@ refills AS (  -- only the cancelled chair sessions (a few percent of the rows) p
            percentile_cont(0.5) WITHIN GROUP (ORDER BY r.hours) AS median_hours
     FROM scheduling_appointment c JOIN locs l ON l.id = c.location_id
     LEFT JOIN LATERAL (
-        SELECT true AS found, extract(epoch FROM b.created_at - c.cancelled_at) / 3600.0 AS hours, EXISTS (
-                   SELECT 1 FROM waitlist_waitlistoffer o WHERE o.series_id = b.series_id
-                       AND o.status = 'accepted'
+        SELECT true AS found, extract(epoch FROM x.created_at - c.cancelled_at) / 3600.0 AS hours, EXISTS (
+                   SELECT 1 FROM waitlist_waitlistoffer o
+                   WHERE o.series_id = x.series_id AND o.status = 'accepted'
                ) AS from_waitlist
-        FROM scheduling_appointment b
-        WHERE int8range(b.chair_id, b.chair_id, '[]') = int8range(c.chair_id, c.chair_id, '[]')
-          AND tstzrange(b.start, b."end") && tstzrange(c.start, c."end")
-          AND b.status IN ('booked', 'checked_in', 'completed') AND b.chair_id IS NOT NULL
-          AND b.created_at >= c.cancelled_at
-        ORDER BY b.created_at LIMIT 1
+        FROM (
+            SELECT b.created_at, b.series_id FROM scheduling_appointment b
+            WHERE b.chair_id = c.chair_id AND b.status IN {COUNTED}
+              AND b.start >= c.start AND b.start < c."end" AND b.created_at >= c.cancelled_at
+            UNION ALL
+            SELECT p.created_at, p.series_id FROM (  -- the only earlier session that can overlap
+                SELECT b.created_at, b.series_id, b."end" FROM scheduling_appointment b
+                WHERE b.chair_id = c.chair_id AND b.status IN {COUNTED} AND b.start < c.start
+                ORDER BY b.start DESC LIMIT 1
+            ) p WHERE p."end" > c.start AND p.created_at >= c.cancelled_at
+        ) x
+        ORDER BY x.created_at LIMIT 1
     ) r ON true
     WHERE c.start >= l.lo AND c.start < l.hi
       AND c.status = 'cancelled' AND c.chair_id IS NOT NULL AND c.cancelled_at IS NOT NULL
