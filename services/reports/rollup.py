@@ -108,11 +108,15 @@ oos AS MATERIALIZED (  -- each chair's out-of-service time as disjoint intervals
         ) x GROUP BY chair_id, location_id
     ) y
 ),
-sess AS MATERIALIZED (  -- sessions run for hours, never days: the index bound looks back one day
+sess AS MATERIALIZED (  -- per clinic an index range (a lateral probe: a hash join would scan every session)
     SELECT a.chair_id, a.provider_id, a.location_id, a.start AS s, a."end" AS e,
            {_day("a.start")} AS b0, {_day('a."end"')} AS b1
-    FROM scheduling_appointment a JOIN spans l ON l.location_id = a.location_id
-    WHERE a.start < l.hi AND a.start > l.lo - interval '1 day' AND a."end" > l.lo AND a.status IN {ACTIVE}
+    FROM spans l CROSS JOIN LATERAL (  -- sessions run for hours, never days: the bound looks back one day
+        SELECT * FROM scheduling_appointment a
+        WHERE a.location_id = l.location_id AND a.start < l.hi AND a.start > l.lo - interval '1 day'
+          AND a."end" > l.lo AND a.status IN {ACTIVE}
+        OFFSET 0  -- keeps the probe per clinic: without it the planner flattens it back into a hash join
+    ) a
 ),
 sess_b AS (  -- one row per UTC day number a session touches (one, rarely two)
     SELECT chair_id, provider_id, location_id, s, e, b0 AS b FROM sess
@@ -156,7 +160,10 @@ keys_b AS MATERIALIZED (
 ),
 shift_pieces AS MATERIALIZED (  -- each shift's part inside each clinic-day; a pair sharing two numbers once
     SELECT t.provider_id, k.location_id, k.day, greatest(t.start, k.lo) AS lo, least(t."end", k.hi) AS hi
-    FROM clinics_shift t JOIN spans l ON l.location_id = t.location_id AND t.start < l.hi AND t."end" > l.lo
+    FROM spans l CROSS JOIN LATERAL (
+        SELECT * FROM clinics_shift t
+        WHERE t.location_id = l.location_id AND t.start < l.hi AND t."end" > l.lo OFFSET 0
+    ) t
     CROSS JOIN LATERAL generate_series({_day("t.start")}, {_day('t."end"')}) b
     JOIN keys_b k ON k.k = t.location_id * 100000::bigint + b AND k.lo < t."end" AND k.hi > t.start
     WHERE {_day("greatest(t.start, k.lo)")} = b
@@ -228,8 +235,10 @@ def _roll_up_table(table: str) -> str:
     return (
         f"put_{table} AS (INSERT INTO reports_{table} (location_id, span, day{by.replace('t.', '')}, "  # noqa: S608
         f"{', '.join(sums)}) SELECT w.location_id, %(span)s, w.day{by}, {summed} "
-        f"FROM want w JOIN reports_{table} t ON t.location_id = w.location_id AND t.span = %(fine)s "
-        f"AND t.day >= w.day AND t.day < w.day + %(step)s::interval GROUP BY w.location_id, w.day{by})"
+        f"FROM want w CROSS JOIN LATERAL (SELECT * FROM reports_{table} t "  # an index probe per piece
+        f"WHERE t.location_id = w.location_id AND t.span = %(fine)s "
+        f"AND t.day >= w.day AND t.day < w.day + %(step)s::interval OFFSET 0) t "
+        f"GROUP BY w.location_id, w.day{by})"
     )
 
 
