@@ -316,3 +316,15 @@ def _months(period: Period) -> list[date]:
             out.append(d)
         d = next_month
     return out
+
+
+def utilization_warm(today: date) -> int:
+    """Keep every practice's current calendar year computed, so a report rarely waits for a refresh and
+    stale marks never pile up between reports (run by the scheduler through a worker)."""
+    from services.clinics.models import Location
+
+    year = Period(date(today.year, 1, 1), date(today.year, 12, 31))
+    by_practice: dict[int, list[int]] = {}
+    for location_id, organization_id in Location.objects.values_list("id", "organization_id").order_by("id"):
+        by_practice.setdefault(organization_id, []).append(location_id)
+    return sum(utilization_refresh(location_ids=ids, period=year) for ids in by_practice.values())
