@@ -136,7 +136,7 @@ def forget_rollup() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE reports_utilizationday, reports_utilizationchairday, reports_utilizationhourday, "
-            "reports_utilizationproviderday, reports_utilizationstale"
+            "reports_utilizationproviderday, reports_attendanceday, reports_utilizationstale"
         )
 
 

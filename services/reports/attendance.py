@@ -11,6 +11,7 @@ btree index `appt_active_chair_start`.
 """
 
 from services.reports.period import Period
+from services.reports.rollup import COVER, cover_params, rollup_refresh
 from services.reports.sql import LOCS, fetch, rate
 
 COUNTED = "('booked', 'checked_in', 'completed')"
@@ -23,12 +24,10 @@ def _sum(condition: str) -> str:
 
 _SQL = f"""
 WITH {LOCS},
-outcomes AS (  -- one row per clinic, service, provider and outcome: the period's rows are hashed once
-    -- (locs is read more than once, so materialized: its time zone conversions run once per clinic)
-    SELECT a.location_id, a.service_id, a.provider_id, a.status, a.late_cancel, a.cancelled_by_clinic,
-           count(*) AS n
-    FROM scheduling_appointment a JOIN locs l ON l.id = a.location_id
-    WHERE a.start >= l.lo AND a.start < l.hi
+outcomes AS (  -- the period's sessions by clinic, service, provider and outcome, from the rollup's pieces
+    SELECT location_id, service_id, provider_id, outcome AS status, late_cancel, cancelled_by_clinic,
+           sum(sessions) AS n
+    FROM reports_attendanceday JOIN {COVER} c USING (span, day) WHERE location_id = ANY(%(locs)s)
     GROUP BY 1, 2, 3, 4, 5, 6
 ),
 counts AS (
@@ -92,7 +91,8 @@ _RATES = ("due", "completed", "no_shows", "late_cancels", "cancellations", "no_s
 
 
 def attendance_report(*, location_ids: list[int], period: Period) -> dict:
-    rows = fetch(_SQL, {"locs": location_ids, "start": period.start, "end": period.end})
+    rollup_refresh(location_ids=location_ids, period=period)
+    rows = fetch(_SQL, cover_params(location_ids, period))
     out = {"clinics": [], "services": [], "providers": []}
     for r in rows:  # one row per figure group, not per appointment
         base = {"location": r["location"], **{k: _num(r[k]) for k in _RATES}}

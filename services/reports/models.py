@@ -1,5 +1,6 @@
-"""The utilization rollup: what one clinic-day adds to the utilization report, kept so that a year's
-report sums ~15k day rows instead of clipping 200k sessions to opening hours on every request.
+"""The reports' rollup: what one clinic-day adds to the utilization and attendance reports, kept so
+that a year's report sums a few rows per clinic, chair and provider instead of reading 200k sessions
+(and clipping them to opening hours) on every request.
 
 It is a cache with exact invalidation, never a second source of truth: a row is recomputed from
 the source tables by `services.reports.rollup` whenever a write could have changed it. Writers never
@@ -81,6 +82,20 @@ class UtilizationProviderDay(_ClinicDay):
 
     class Meta:
         indexes = [models.Index(fields=["location_id", "span", "day"], name="utilization_provider_day")]
+
+
+class AttendanceDay(_ClinicDay):
+    """Sessions starting on the clinic-day (month, year) by service, provider and outcome (attendance)."""
+
+    service_id = models.BigIntegerField()
+    provider_id = models.BigIntegerField()
+    outcome = models.CharField(max_length=9)  # completed, no_show, cancelled, or open (booked, checked in)
+    late_cancel = models.BooleanField()
+    cancelled_by_clinic = models.BooleanField()
+    sessions = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["location_id", "span", "day"], name="attendance_day")]
 
 
 class UtilizationStale(models.Model):

@@ -1,7 +1,7 @@
-"""Keeping the utilization rollup (`services.reports.models`) exact before a report reads it.
+"""Keeping the reports' rollup (`services.reports.models`) exact before a report reads it.
 
-A report first calls `utilization_refresh`: under one advisory lock it drops the rollup rows of every
-clinic-day a trigger marked stale (marks of the selected clinics only) and computes, from the source
+Utilization and attendance first call `rollup_refresh`: under one advisory lock it drops the rows
+of every clinic-day a trigger marked stale (marks of the selected clinics only) and computes, from the source
 tables, every clinic-day of the period that has no rows. Why this is exact: a writer's stale mark
 commits with its write, so a refresh that could not see the write could not see the mark either and
 leaves it for the next refresh; the refresh consumes only marks it saw, and its computation reads a
@@ -10,7 +10,8 @@ later snapshot than the one it read the marks in.
 The computation is the live statement's arithmetic per clinic-day (see docs/reports.md, Utilization):
 opening hours of the day as disjoint UTC intervals times active chairs, minus out-of-service time;
 sessions on active chairs clipped to those intervals; everything split at UTC hours for the heat map;
-shifts clipped to the day, and the provider's sessions inside them.
+shifts clipped to the day, and the provider's sessions inside them; and for attendance every session
+counted by the local day of its start, service, provider and outcome.
 """
 
 from datetime import date, timedelta
@@ -37,6 +38,18 @@ SELECT EXISTS (SELECT 1 FROM reports_utilizationstale WHERE location_id = ANY(%(
        < cardinality(%(locs)s::bigint[]) * cardinality(%(spans)s::text[])
 """  # noqa: S608 - fragments are constants of this module; values are bound
 
+# Each table: (its columns beside the clinic, span and first day that a roll-up groups by, its sums)
+TABLES = {
+    "utilizationday": ((), ("open_seconds", "booked_seconds", "one_chair_open_seconds")),
+    "utilizationchairday": (("chair_id",), ("out_of_service_seconds", "booked_seconds")),
+    "utilizationhourday": (("weekday", "hour"), ("open_seconds", "booked_seconds")),
+    "utilizationproviderday": (("provider_id",), ("shift_seconds", "booked_seconds")),
+    "attendanceday": (
+        ("service_id", "provider_id", "outcome", "late_cancel", "cancelled_by_clinic"),
+        ("sessions",),
+    ),
+}
+
 _CONSUME_STALE = """
 WITH stale AS (
     DELETE FROM reports_utilizationstale WHERE location_id = ANY(%(locs)s) RETURNING location_id, day
@@ -58,7 +71,7 @@ _CONSUME_STALE = _CONSUME_STALE.format(
     deletes=",\n".join(
         f"drop_{t} AS (DELETE FROM reports_{t} t USING marks m "  # noqa: S608 - table names are constants
         "WHERE t.location_id = m.location_id AND t.span = m.span AND t.day = m.day)"
-        for t in ("utilizationday", "utilizationchairday", "utilizationhourday", "utilizationproviderday")
+        for t in TABLES
     )
 )
 
@@ -73,7 +86,7 @@ WITH keys AS MATERIALIZED (  -- the period's clinic-days with no rollup rows, wi
         WHERE u.location_id = l.id AND u.span = 'day' AND u.day = d::date
     )
 ),
-spans AS (SELECT location_id, min(lo) AS lo, max(hi) AS hi FROM keys GROUP BY location_id),
+spans AS (SELECT location_id, tz, min(lo) AS lo, max(hi) AS hi FROM keys GROUP BY location_id, tz),
 raw_open AS (
     SELECT k.location_id, k.tz, k.day,
            (k.day + (h->>'opens')::time) AT TIME ZONE k.tz AS a,
@@ -180,6 +193,24 @@ provider_booked AS (
     WHERE {_day("greatest(p.lo, x.s)")} = x.b
     GROUP BY p.provider_id, p.location_id, p.day
 ),
+att AS (  -- attendance: every session by the local day of its start, service, provider and outcome
+    SELECT a.location_id, (a.start AT TIME ZONE l.tz)::date AS day, a.service_id, a.provider_id,
+           CASE WHEN a.status IN ('completed', 'no_show', 'cancelled') THEN a.status ELSE 'open' END
+               AS outcome,
+           a.late_cancel, a.cancelled_by_clinic, count(*) AS n
+    FROM spans l CROSS JOIN LATERAL (
+        SELECT * FROM scheduling_appointment a
+        WHERE a.location_id = l.location_id AND a.start >= l.lo AND a.start < l.hi OFFSET 0
+    ) a
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+),
+put_attendance AS (
+    INSERT INTO reports_attendanceday
+        (location_id, span, day, service_id, provider_id, outcome, late_cancel, cancelled_by_clinic, sessions)
+    SELECT a.location_id, 'day', a.day, a.service_id, a.provider_id, a.outcome, a.late_cancel,
+           a.cancelled_by_clinic, a.n
+    FROM att a JOIN keys k USING (location_id, day)
+),
 put_days AS (
     INSERT INTO reports_utilizationday
         (location_id, span, day, open_seconds, booked_seconds, one_chair_open_seconds)
@@ -218,14 +249,6 @@ put_providers AS (
 )
 SELECT count(*) FROM keys
 """  # noqa: S608 - fragments are constants of this module; values are bound
-
-# Each table: (its columns beside the clinic, span and first day that a roll-up groups by, its sums)
-TABLES = {
-    "utilizationday": ((), ("open_seconds", "booked_seconds", "one_chair_open_seconds")),
-    "utilizationchairday": (("chair_id",), ("out_of_service_seconds", "booked_seconds")),
-    "utilizationhourday": (("weekday", "hour"), ("open_seconds", "booked_seconds")),
-    "utilizationproviderday": (("provider_id",), ("shift_seconds", "booked_seconds")),
-}
 
 
 def _roll_up_table(table: str) -> str:
@@ -284,7 +307,7 @@ def cover_params(location_ids: list[int], period: Period) -> dict:
     }
 
 
-def utilization_refresh(*, location_ids: list[int], period: Period) -> int:
+def rollup_refresh(*, location_ids: list[int], period: Period) -> int:
     """Bring the rollup of these clinics' period up to date; returns the clinic-days computed."""
     params = cover_params(location_ids, period)
     with connection.cursor() as cursor:
@@ -327,4 +350,4 @@ def utilization_warm(today: date) -> int:
     by_practice: dict[int, list[int]] = {}
     for location_id, organization_id in Location.objects.values_list("id", "organization_id").order_by("id"):
         by_practice.setdefault(organization_id, []).append(location_id)
-    return sum(utilization_refresh(location_ids=ids, period=year) for ids in by_practice.values())
+    return sum(rollup_refresh(location_ids=ids, period=year) for ids in by_practice.values())

@@ -13,7 +13,7 @@ sums them in one statement.
 """
 
 from services.reports.period import Period
-from services.reports.rollup import COVER, cover_params, utilization_refresh
+from services.reports.rollup import COVER, cover_params, rollup_refresh
 from services.reports.sql import fetch
 
 # the period's whole years, whole months and single days: a year is one row per clinic, chair, provider
@@ -67,7 +67,7 @@ def _fig(open_m, booked_m) -> dict:
 
 
 def utilization_report(*, location_ids: list[int], period: Period) -> dict:
-    utilization_refresh(location_ids=location_ids, period=period)
+    rollup_refresh(location_ids=location_ids, period=period)
     rows = fetch(_SQL, cover_params(location_ids, period))
     by = {"clinic": [], "chair": [], "hour": [], "provider": []}
     for r in rows:  # one row per figure (clinic, chair, hour, provider), not per source row

@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.reports.attendance import attendance_report
 from services.reports.models import (
+    AttendanceDay,
     UtilizationChairDay,
     UtilizationDay,
     UtilizationHourDay,
@@ -18,7 +20,7 @@ from services.reports.models import (
     UtilizationStale,
 )
 from services.reports.period import Period
-from services.reports.rollup import utilization_refresh, utilization_warm
+from services.reports.rollup import rollup_refresh, utilization_warm
 from services.reports.utilization import utilization_report
 from services.scheduling.models import Appointment
 from tests.factories.clinics import ChairFactory, ShiftFactory
@@ -43,6 +45,10 @@ SLOTS = [
 OPS = st.one_of(
     st.tuples(st.just("book"), st.integers(0, len(SLOTS) - 1), st.booleans()),
     st.tuples(st.just("cancel"), st.integers(0, 20)),
+    st.tuples(
+        st.just("outcome"), st.integers(0, 20), st.sampled_from(["completed", "no_show", "checked_in"])
+    ),
+    st.tuples(st.just("late_cancel"), st.integers(0, 20), st.booleans()),
     st.tuples(st.just("move"), st.integers(0, 20), st.integers(0, len(SLOTS) - 1)),
     st.tuples(st.just("delete"), st.integers(0, 20)),
     st.tuples(st.just("out_of_service"), st.booleans(), st.integers(0, 3)),
@@ -60,6 +66,13 @@ def _figures(period: Period, week) -> dict:
     return utilization_report(location_ids=[week.location.id], period=period)
 
 
+def _both(period: Period, week) -> tuple[dict, dict]:
+    ids = [week.location.id]
+    return utilization_report(location_ids=ids, period=period), attendance_report(
+        location_ids=ids, period=period
+    )
+
+
 def _apply(op, week) -> None:
     location = week.location
     appts = list(Appointment.objects.filter(location=location).order_by("id"))
@@ -71,6 +84,15 @@ def _apply(op, week) -> None:
             AppointmentFactory(location=location, chair=chair, service=week.service, start=start, end=end)
     elif kind == "cancel" and appts:
         Appointment.objects.filter(pk=appts[op[1] % len(appts)].pk).update(status="cancelled")
+    elif kind == "outcome" and appts:
+        Appointment.objects.filter(pk=appts[op[1] % len(appts)].pk).update(status=op[2])
+    elif kind == "late_cancel":  # a cancellation re-judged: late or not, by the clinic or not
+        cancelled = [a for a in appts if a.status == "cancelled"]
+        if cancelled:
+            a = cancelled[op[1] % len(cancelled)]
+            Appointment.objects.filter(pk=a.pk).update(
+                late_cancel=not a.late_cancel, cancelled_by_clinic=op[2]
+            )
     elif kind == "move" and appts:
         a = appts[op[1] % len(appts)]
         start, end = (local(t) for t in SLOTS[op[2]])
@@ -108,19 +130,20 @@ def _apply(op, week) -> None:
             provider=week.provider, location=location, start=start, end=start + timedelta(hours=op[2])
         )
     elif kind == "read":
-        _figures(op[1], week)
+        _both(op[1], week)
 
 
-def _from_nothing(week) -> tuple[dict, dict]:
+def _from_nothing(week) -> list[tuple[dict, dict]]:
     for model in (
         UtilizationDay,
         UtilizationChairDay,
         UtilizationHourDay,
         UtilizationProviderDay,
+        AttendanceDay,
         UtilizationStale,
     ):
         model.objects.all().delete()
-    return [_figures(p, week) for p in PERIODS]
+    return [_both(p, week) for p in PERIODS]
 
 
 @pytest.mark.django_db
@@ -138,7 +161,7 @@ def test_the_report_after_any_writes_equals_one_computed_from_nothing(ops):
         except IntegrityError:
             pass
         week.location.refresh_from_db()
-    kept = [_figures(p, week) for p in PERIODS]
+    kept = [_both(p, week) for p in PERIODS]
     assert kept == _from_nothing(week)
 
 
@@ -247,5 +270,5 @@ def test_the_scheduled_warm_up_keeps_the_year_computed_so_a_report_waits_for_not
     )
     utilization_warm(date(2030, 6, 1))  # consumes the booking's mark and recomputes its day
     assert not UtilizationStale.objects.filter(location_id=week.location.id).exists()
-    assert utilization_refresh(location_ids=[week.location.id], period=YEAR) == 0
+    assert rollup_refresh(location_ids=[week.location.id], period=YEAR) == 0
     assert _figures(YEAR, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] + 60 + 60

@@ -1,4 +1,4 @@
-# Triggers that mark the utilization rollup stale in the writer's own transaction (see
+# Triggers that mark the reports' rollup stale in the writer's own transaction (see
 # services/reports/rollup.py for why that keeps it exact). Statement-level with transition tables, so
 # a bulk INSERT ... SELECT of a year of sessions appends one mark per clinic-day, not one per row;
 # append-only, so concurrent bookings of the same day never wait on each other's marks.
@@ -50,14 +50,18 @@ def _statement_triggers(table: str, function: str) -> str:
     )
 
 
+OUTCOME = "CASE WHEN {t}.status IN ('completed', 'no_show', 'cancelled') THEN {t}.status ELSE 'open' END"
+# What the reports read of a session: counted or not and its outcome (a check-in changes neither),
+# times, chair, provider, clinic, service and how it was cancelled.
 SESSIONS = _marking_function(
     "reports_stale_sessions",
     changed=(
-        f"((o.status IN {ACTIVE}) IS DISTINCT FROM (n.status IN {ACTIVE}) "
-        'OR (o.start, o."end", o.chair_id, o.provider_id, o.location_id) '
-        'IS DISTINCT FROM (n.start, n."end", n.chair_id, n.provider_id, n.location_id))'
+        f"(({OUTCOME.format(t='o')}), o.status IN {ACTIVE}, o.late_cancel, o.cancelled_by_clinic, o.service_id, "
+        'o.start, o."end", o.chair_id, o.provider_id, o.location_id) IS DISTINCT FROM '
+        f"(({OUTCOME.format(t='n')}), n.status IN {ACTIVE}, n.late_cancel, n.cancelled_by_clinic, n.service_id, "
+        'n.start, n."end", n.chair_id, n.provider_id, n.location_id)'
     ),
-    counts="{t}.status IN " + ACTIVE,
+    counts="true",  # attendance counts every session, cancelled ones too
 )
 SHIFTS = _marking_function(
     "reports_stale_shifts",
@@ -116,7 +120,7 @@ BACKWARD = "\n".join(
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0001_utilization_rollup"),
+        ("reports", "0001_rollup"),
         ("scheduling", "0004_appointment_escort"),
         ("clinics", "0007_location_place_of_service"),
     ]
