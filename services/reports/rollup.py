@@ -318,6 +318,9 @@ def rollup_refresh(*, location_ids: list[int], period: Period) -> int:
     years = [m for m in months if m.month == 1 and date(m.year, 12, 1) in months]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
+        cursor.execute(_NEEDS_REFRESH, params)  # a refresh we waited for may have done it all
+        if not cursor.fetchone()[0]:
+            return 0
         cursor.execute(_CONSUME_STALE, params)
         cursor.execute(_COMPUTE, params)
         computed = cursor.fetchone()[0]
