@@ -144,9 +144,9 @@ def test_query_count_does_not_grow_with_clinics(report):
     if report not in ("utilization", "attendance"):
         assert one <= 5  # token, roles, clinics, the report
         return
-    # utilization and attendance first bring their rollup up to date: the check, a savepoint, the lock, the
-    # check again,
-    # dropping the days marked stale, computing the missing ones, releasing; read again, only the check
+    # utilization and attendance first bring their rollup up to date: the check, a savepoint, the lock,
+    # the check again, dropping the days marked stale, computing the missing ones, releasing; read
+    # again, only the first check
     assert one <= 11
     assert count() == one - 6
 
