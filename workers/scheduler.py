@@ -46,7 +46,7 @@ from services.packages.jobs import packages_tick  # noqa: E402
 from services.waitlist.jobs import waitlist_offers_tick, waitlist_sweep_request  # noqa: E402
 from workers import liveness, outbox, reconciler  # noqa: E402
 from workers.actors.billing import billing_dunning, billing_reconcile_all, billing_sweep  # noqa: E402
-from workers.actors.reports import reports_utilization_warm  # noqa: E402
+from workers.actors.reports import reports_rollup_warm  # noqa: E402
 
 logger = logging.getLogger("chairside.scheduler")
 
@@ -156,9 +156,7 @@ JOBS: list[Every | DailyPerClinic] = [
     Every("billing.reconcile", 86_400, billing_reconcile_all.send),
     Every("shifts.patterns", 3600, shift_patterns_generate_all),  # weekly patterns extended to the horizon
     Every("billing.dunning", 60, billing_dunning.send),  # declined visit and fee charges tried again
-    Every(
-        "reports.utilization_warm", 300, reports_utilization_warm.send
-    ),  # the rollup of this year, kept fresh
+    Every("reports.rollup_warm", 300, reports_rollup_warm.send),  # this year's report rollup, kept fresh
 ]
 
 

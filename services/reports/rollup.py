@@ -344,7 +344,7 @@ def _months(period: Period) -> list[date]:
     return out
 
 
-def utilization_warm(today: date) -> int:
+def rollup_warm(today: date) -> int:
     """Keep every practice's current calendar year computed, so a report rarely waits for a refresh and
     stale marks never pile up between reports (run by the scheduler through a worker)."""
     from services.clinics.models import Location

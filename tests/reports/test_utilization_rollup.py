@@ -20,7 +20,7 @@ from services.reports.models import (
     UtilizationStale,
 )
 from services.reports.period import Period
-from services.reports.rollup import rollup_refresh, utilization_warm
+from services.reports.rollup import rollup_refresh, rollup_warm
 from services.reports.utilization import utilization_report
 from services.scheduling.models import Appointment
 from tests.factories.clinics import ChairFactory, ShiftFactory
@@ -256,7 +256,7 @@ def test_bookings_of_the_same_clinic_day_do_not_wait_on_each_others_marks():
 @pytest.mark.django_db
 def test_the_scheduled_warm_up_keeps_the_year_computed_so_a_report_waits_for_nothing():
     week = dst_week()
-    computed = utilization_warm(date(2030, 6, 1))
+    computed = rollup_warm(date(2030, 6, 1))
     assert computed >= 365  # every day of 2030 for this practice (other tests' practices may add theirs)
     assert UtilizationDay.objects.filter(
         location_id=week.location.id, span="year", day=date(2030, 1, 1)
@@ -268,7 +268,7 @@ def test_the_scheduled_warm_up_keeps_the_year_computed_so_a_report_waits_for_not
         start=local("2030-03-12 09:00"),
         end=local("2030-03-12 10:00"),
     )
-    utilization_warm(date(2030, 6, 1))  # consumes the booking's mark and recomputes its day
+    rollup_warm(date(2030, 6, 1))  # consumes the booking's mark and recomputes its day
     assert not UtilizationStale.objects.filter(location_id=week.location.id).exists()
     assert rollup_refresh(location_ids=[week.location.id], period=YEAR) == 0
     assert _figures(YEAR, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] + 60 + 60
