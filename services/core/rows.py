@@ -1,20 +1,21 @@
-"""One row of a plain model by equality (and `= ANY(array)`) conditions, with its SQL written once.
+"""One row of a plain model by equality (and `IN`) conditions, with its SQL written once.
 
 Building and compiling the ORM query for a single-object read was ~0.5 ms of a ~2 ms trivial
 authenticated GET (issue 18), more than the query itself. The SQL here is made once per model and
-condition shape (an array parameter keeps the shape the same for any number of ids) and only the
-values change; the row becomes an instance through the model's own `from_db` and its fields'
-database converters, as the ORM's would. Only the model's own columns: no joins, no annotations.
+condition shape (an `IN` list's per length: as many as a practice has clinics) and only the values
+change; the row becomes an instance through the model's own `from_db` and its fields' database
+converters, as the ORM's would. Only the model's own columns: no joins, no annotations.
 """
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-ANY = "any"  # a condition whose value is a list: `column = ANY(%s)`
+IN = "in"  # a condition whose value is a list: `column IN (%s, ...)`
 
 _statements: dict[tuple, tuple[str, list]] = {}
 
 
-def _statement(model, conditions: tuple[tuple[str, str], ...], connection) -> tuple[str, list]:
+def _statement(model, conditions: tuple[tuple[str, str | int], ...], connection) -> tuple[str, list]:
+    """`conditions`: (field name, "=" or the length of an IN list)."""
     key = (model, conditions)
     made = _statements.get(key)
     if made is None:
@@ -24,7 +25,7 @@ def _statement(model, conditions: tuple[tuple[str, str], ...], connection) -> tu
         columns = ", ".join(f"{quote(table)}.{quote(f.column)}" for f in fields)
         where = " AND ".join(
             f"{quote(table)}.{quote(model._meta.get_field(name).column)} "
-            + ("= ANY(%s)" if how == ANY else "= %s")
+            + ("= %s" if how == "=" else f"IN ({', '.join(['%s'] * how)})")
             for name, how in conditions
         )
         converters = []
@@ -38,12 +39,23 @@ def _statement(model, conditions: tuple[tuple[str, str], ...], connection) -> tu
 
 
 def one_row(model, conditions: list[tuple[str, str, object]], using: str = DEFAULT_DB_ALIAS):
-    """The instance matching every `(field name, "=" or ANY, value)`, or None. Meant for unique keys:
+    """The instance matching every `(field name, "=" or IN, value)`, or None. Meant for unique keys:
     a second match raises, as `QuerySet.get` would."""
+    shape, params = [], []
+    for name, how, value in conditions:
+        if how == IN:
+            value = list(value)
+            if not value:
+                return None  # nothing is IN an empty list (the ORM does not ask either)
+            shape.append((name, len(value)))
+            params.extend(value)
+        else:
+            shape.append((name, "="))
+            params.append(value)
     connection = connections[using]
-    sql, converters = _statement(model, tuple((name, how) for name, how, _ in conditions), connection)
+    sql, converters = _statement(model, tuple(shape), connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(value) if how == ANY else value for _, how, value in conditions])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
         return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from services.core.rows import ANY, one_row
+from services.core.rows import IN, one_row
 from services.organizations.access import ALL_STAFF as STAFF_ROLES
 from services.organizations.models import Organization, Role, User
 
@@ -73,5 +73,5 @@ class Scope:
         conditions = [("organization", "=", self.organization.pk), ("public_id", "=", public_id)]
         ids = self.location_ids(wanted)
         if ids is not None and location_field is not None:
-            conditions.append((location_field, ANY, sorted(ids)))
+            conditions.append((location_field, IN, sorted(ids)))
         return one_row(model, conditions)
