@@ -1,5 +1,6 @@
 """The base for configuration endpoints: scoped reads, role-checked writes, services do the work."""
 
+from django.http import Http404
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
@@ -35,6 +36,11 @@ class ScopedViewSet(viewsets.GenericViewSet):
             super().get_queryset(), location_field=self.location_field, wanted=self.readers
         )
 
+    # True where `get_queryset` is exactly `scope.filter(<model>.objects.all(), location_field=...,
+    # wanted=self.readers)` on the model's own clinic column: `get_object` then reads the row with
+    # `Scope.one` (SQL written once) instead of building and compiling that queryset (issue 18).
+    plain_object_read = False
+
     def get_object(self):
         """One object by its id, within the scope (`get_queryset`), then the object's role check.
 
@@ -42,7 +48,17 @@ class ScopedViewSet(viewsets.GenericViewSet):
         the FilterSet to ignore it was ~30 % of a trivial authenticated GET (issue 18).
         """
         lookup = self.lookup_url_kwarg or self.lookup_field
-        obj = get_object_or_404(self.get_queryset(), **{self.lookup_field: self.kwargs[lookup]})
+        if self.plain_object_read:
+            obj = self.scope.one(
+                self.queryset.model,
+                self.kwargs[lookup],
+                location_field=self.location_field,
+                wanted=self.readers,
+            )
+            if obj is None:
+                raise Http404
+        else:
+            obj = get_object_or_404(self.get_queryset(), **{self.lookup_field: self.kwargs[lookup]})
         self.check_object_permissions(self.request, obj)
         return obj
 

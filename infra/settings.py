@@ -97,6 +97,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# infra/postgres skips the per-request `SELECT 1` on a busy connection whose socket is quiet
+# (docs/performance.md); DB_PING_EVERY_REQUEST=1 keeps Django's check on every request.
+_DJANGO_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _DJANGO_POSTGRES and not env_bool("DB_PING_EVERY_REQUEST"):
+    DATABASES["default"]["ENGINE"] = "infra.postgres"
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CHAIRSIDE_TEST_DB_NAME", "test_chairside")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

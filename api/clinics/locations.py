@@ -70,6 +70,7 @@ class LocationViewSet(ConfigViewSet):
     location_field = "id"
     access = "locations"
     filterset_fields = ["state", "rems_certified", "active"]
+    plain_object_read = True  # get_queryset below is scope.filter(Location.objects.all(), "id", readers)
 
     def get_queryset(self):
         return selectors.location_list(scope=self.scope).order_by("created_at")

@@ -24,11 +24,7 @@ def location_list(*, scope: Scope, wanted: Iterable[str] = ALL_STAFF) -> QuerySe
 
 def location_get(*, scope: Scope, public_id: str, wanted: Iterable[str] = ALL_STAFF) -> Location:
     """One of the caller's clinics (where they hold one of `wanted`); any other id is "not found"."""
-    location = (
-        scope.filter(Location.objects.all(), location_field="id", wanted=wanted)
-        .filter(public_id=public_id)
-        .first()
-    )
+    location = scope.one(Location, public_id, location_field="id", wanted=wanted)
     if location is None:
         raise NotFound("No such location.")
     return location

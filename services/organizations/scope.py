@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
+from services.core.rows import IN, one_row
 from services.organizations.access import ALL_STAFF as STAFF_ROLES
 from services.organizations.models import Organization, Role, User
 
@@ -64,3 +65,13 @@ class Scope:
         if ids is None or location_field is None:
             return queryset
         return queryset.filter(**{f"{location_field}__in": ids})
+
+    def one(self, model, public_id: str, *, location_field: str | None = "location", wanted=STAFF_ROLES):
+        """The row `filter(model.objects.all(), ...)` would give for this public id, or None: the
+        same conditions, read with SQL written once (services/core/rows.py). `location_field` must
+        be the model's own column here (a clinic key or "id"), not a path through a join."""
+        conditions = [("organization", "=", self.organization.pk), ("public_id", "=", public_id)]
+        ids = self.location_ids(wanted)
+        if ids is not None and location_field is not None:
+            conditions.append((location_field, IN, sorted(ids)))
+        return one_row(model, conditions)
