@@ -2,7 +2,8 @@
 
 40 clinics in four zones x 400 chairs (16,000), 10 providers per clinic on a 08:00-18:00 local shift
 every day of 2030, ~200,000 two-hour appointments over 2030 (5% no-shows, 5% cancellations), 20,000
-invoices with their lines, and ledger payments on 80% of them. Columns a statement does not name get
+invoices with their lines, and ledger payments on 80% of them (adjustments and Spravato monitoring forms:
+bench/reports_records.py). Columns a statement does not name get
 the model's own default (`insert_select`), so the rows look like the application's.
 """
 
@@ -285,7 +286,10 @@ def build(verbose: bool = True) -> dict:
                 print(f"  invoices: {n}; built in {time.perf_counter() - started:.0f} s", flush=True)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+    from bench.reports_records import add_records
     from services.organizations.models import User as U
+
+    add_records(org, U.objects.get(email="bench-reports@example.test"), verbose=verbose)
 
     return {
         "org": org,

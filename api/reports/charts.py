@@ -94,8 +94,11 @@ def charts_for(report: str, data: dict) -> list[str]:
         return [
             bars(
                 [c["name"] for c in clinics],
-                {k: [c[k] / 100 for c in clinics] for k in ("charges", "collections", "refunds")},
-                "Charges, collections and refunds",
+                {
+                    k: [c[k] / 100 for c in clinics]
+                    for k in ("charges", "collections", "refunds", "adjustments")
+                },
+                "Charges, collections, refunds and adjustments",
                 "currency units",
             )
         ]
@@ -123,8 +126,11 @@ def charts_for(report: str, data: dict) -> list[str]:
         return [
             bars(
                 [c["name"] for c in clinics],
-                {"recall conversion": [c["recall_conversion_rate"] for c in clinics]},
-                f"Recalls booked within {data['within_days']} days",
+                {
+                    "recall conversion": [c["recall_conversion_rate"] for c in clinics],
+                    "monitoring forms on time": [c["monitoring_forms_on_time_rate"] for c in clinics],
+                },
+                f"Recalls booked within {data['within_days']} days; Spravato forms on time",
             )
         ]
     return []

@@ -1,19 +1,30 @@
-"""Revenue and receivables: charges, collections, refunds and disputes by clinic and service; accounts
-receivable aging; installment-plan delinquency. Amounts are integer minor units with their currency.
+"""Revenue and receivables: charges, collections, refunds, disputes and adjustments by clinic and service;
+accounts receivable aging; installment-plan delinquency. Amounts are integer minor units with their currency.
 
-- charges: lines of invoices issued on the period's local days (draft and voided invoices left out);
+- charges: lines of invoices issued on the period's local days (draft and void invoices left out);
 - collections: money-ledger captures (payments, policy fees, lender payouts) that occurred in the period;
   refunds and disputes likewise (refunds shown as positive amounts, disputes net of reinstatements);
-- by service, ledger money on an invoice is spread over its lines pro rata (rounded to the cent per
-  service), money on no invoice is under no service;
-- aging is as of the end of the period's last local day: each issued, unvoided invoice's total minus the
-  ledger money recorded against it by then, bucketed by days since it was issued;
+- adjustments: invoice adjustments written on the period's local days, at their invoice's clinic, in
+  total and by kind (discount, write-off, lender fee, fee waiver), shown positive;
+- by service, ledger money and adjustments on an invoice are spread over its lines pro rata (rounded to
+  the cent per service and column), money on no invoice is under no service;
+- aging is as of the end of the period's last local day: each issued, unvoided invoice owes what billing
+  says it owes then (docs/billing.md: total - adjustments - money in; refunds are not in the sum),
+  bucketed by days since it was issued;
 - delinquency, as of the same moment: installments due by then and not paid by then.
-Adjustments are not in the data model yet (no table records them): the figure is reported as unavailable.
 """
 
+from services.billing.balances import MONEY_IN
+from services.billing.models import AdjustmentKind
 from services.reports.period import Period
+from services.reports.shapes import MONEY
 from services.reports.sql import LOCS, fetch
+
+_ADJ_KINDS = ", ".join(f"'adj:{k}'" for k in AdjustmentKind.values)
+_ADJ_COLS = "a.adjustments, a.discounts, a.write_offs, a.lender_fees, a.fee_waivers"
+# What billing counts as money in: refunds are not in an invoice's balance (docs/billing.md), so a
+# refund never makes a receivable grow again.
+_MONEY_IN = ", ".join(f"'{k}'" for k in MONEY_IN)
 
 _REVENUE_SQL = f"""
 WITH {LOCS},
@@ -21,22 +32,26 @@ org AS (SELECT currency FROM organizations_organization WHERE id = %(org)s),
 inv AS (
     SELECT i.id, i.location_id, i.currency, i.total_amount FROM billing_invoice i JOIN locs l
         ON l.id = i.location_id
-    WHERE i.status IN ('open', 'paid') AND coalesce(i.issued_at, i.created_at) >= l.lo
+    WHERE i.status NOT IN ('draft', 'void') AND coalesce(i.issued_at, i.created_at) >= l.lo
       AND coalesce(i.issued_at, i.created_at) < l.hi
 ),
 charges AS (
     SELECT inv.location_id, inv.currency, ln.service_id, sum(ln.amount) AS amount
     FROM inv JOIN billing_invoiceline ln ON ln.invoice_id = inv.id GROUP BY 1, 2, 3
 ),
-money AS (
-    SELECT m.id, coalesce(m.location_id, i.location_id) AS location_id, m.currency, m.kind,
-        m.amount, m.invoice_id,
-           i.total_amount
+money AS (  -- ledger entries and adjustments (kinds `adj:<kind>`), each on the clinic it counts for
+    SELECT coalesce(m.location_id, i.location_id) AS location_id, m.currency, m.kind::text AS kind,
+           m.amount, m.invoice_id, i.total_amount
     FROM billing_moneyledgerentry m LEFT JOIN billing_invoice i ON i.id = m.invoice_id
     JOIN locs l ON l.id = coalesce(m.location_id, i.location_id)
     WHERE m.organization_id = %(org)s AND m.occurred_at >= l.lo AND m.occurred_at < l.hi
+    UNION ALL
+    SELECT i.location_id, i.currency, 'adj:' || a.kind, a.amount, a.invoice_id, i.total_amount
+    FROM billing_invoiceadjustment a JOIN billing_invoice i ON i.id = a.invoice_id
+    JOIN locs l ON l.id = i.location_id
+    WHERE a.organization_id = %(org)s AND a.created_at >= l.lo AND a.created_at < l.hi
 ),
-money_by_service AS (  -- each entry spread over its invoice's lines pro rata
+money_by_service AS (  -- each entry or adjustment spread over its invoice's lines pro rata
     SELECT mo.location_id, mo.currency, ln.service_id, mo.kind,
            sum(CASE WHEN ln.id IS NULL OR mo.total_amount = 0 THEN mo.amount
                     ELSE mo.amount::numeric * ln.amount / mo.total_amount END) AS amount
@@ -53,21 +68,29 @@ agg AS (
            round(coalesce(sum(amount) FILTER (WHERE kind IN ('payment', 'fee', 'financing_payout')), 0))
                AS collections,
            round(-coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0)) AS refunds,
-           round(-coalesce(sum(amount) FILTER (WHERE kind = 'dispute'), 0)) AS disputes
+           round(-coalesce(sum(amount) FILTER (WHERE kind = 'dispute'), 0)) AS disputes,
+           round(coalesce(sum(amount) FILTER (WHERE kind IN ({_ADJ_KINDS})), 0)) AS adjustments,
+           round(coalesce(sum(amount) FILTER (WHERE kind = 'adj:discount'), 0)) AS discounts,
+           round(coalesce(sum(amount) FILTER (WHERE kind = 'adj:write_off'), 0)) AS write_offs,
+           round(coalesce(sum(amount) FILTER (WHERE kind = 'adj:lender_fee'), 0)) AS lender_fees,
+           round(coalesce(sum(amount) FILTER (WHERE kind = 'adj:fee_waiver'), 0)) AS fee_waivers
     FROM keyed GROUP BY GROUPING SETS ((location_id, currency), (location_id, currency, service_id))
 )
 SELECT 'clinic' AS grain, l.public_id AS location, l.name, NULL AS service, NULL AS service_name,
        coalesce(a.currency, (SELECT currency FROM org)) AS currency, coalesce(a.charges, 0) AS charges,
        coalesce(a.collections, 0) AS collections, coalesce(a.refunds, 0) AS refunds,
-       coalesce(a.disputes, 0) AS disputes
+       coalesce(a.disputes, 0) AS disputes, coalesce(a.adjustments, 0) AS adjustments,
+       coalesce(a.discounts, 0) AS discounts, coalesce(a.write_offs, 0) AS write_offs,
+       coalesce(a.lender_fees, 0) AS lender_fees, coalesce(a.fee_waivers, 0) AS fee_waivers
 FROM locs l LEFT JOIN agg a ON false
 WHERE NOT EXISTS (SELECT 1 FROM agg x WHERE x.location_id = l.id AND x.g = 1)
 UNION ALL
-SELECT 'clinic', l.public_id, l.name, NULL, NULL, a.currency, a.charges, a.collections, a.refunds, a.disputes
+SELECT 'clinic', l.public_id, l.name, NULL, NULL, a.currency, a.charges, a.collections, a.refunds, a.disputes,
+       {_ADJ_COLS}
 FROM agg a JOIN locs l ON l.id = a.location_id WHERE a.g = 1
 UNION ALL
 SELECT 'service', l.public_id, l.name, s.public_id, coalesce(s.name, 'Not a service'), a.currency,
-       a.charges, a.collections, a.refunds, a.disputes
+       a.charges, a.collections, a.refunds, a.disputes, {_ADJ_COLS}
 FROM agg a JOIN locs l ON l.id = a.location_id LEFT JOIN clinics_service s ON s.id = a.service_id
     WHERE a.g = 0
 """  # noqa: S608 - fragments are constants of this module; values are bound
@@ -85,11 +108,17 @@ inv AS (
 paid AS (
     SELECT m.invoice_id, sum(m.amount) AS amount FROM billing_moneyledgerentry m JOIN inv
         ON inv.id = m.invoice_id
-    WHERE m.occurred_at < inv.hi GROUP BY m.invoice_id
+    WHERE m.occurred_at < inv.hi AND m.kind IN ({_MONEY_IN}) GROUP BY m.invoice_id
 ),
-due AS (
-    SELECT inv.location_id, inv.currency, inv.age, inv.total_amount - coalesce(paid.amount, 0) AS amount
-    FROM inv LEFT JOIN paid ON paid.invoice_id = inv.id
+adjusted AS (
+    SELECT a.invoice_id, sum(a.amount) AS amount FROM billing_invoiceadjustment a JOIN inv
+        ON inv.id = a.invoice_id
+    WHERE a.created_at < inv.hi GROUP BY a.invoice_id
+),
+due AS (  -- billing's amount_due as of then: lines - adjustments - money in
+    SELECT inv.location_id, inv.currency, inv.age,
+           inv.total_amount - coalesce(adjusted.amount, 0) - coalesce(paid.amount, 0) AS amount
+    FROM inv LEFT JOIN paid ON paid.invoice_id = inv.id LEFT JOIN adjusted ON adjusted.invoice_id = inv.id
 ),
 ar AS (
     SELECT location_id, currency, count(*) AS invoices, sum(amount) AS outstanding,
@@ -121,11 +150,6 @@ SELECT 'late', l.public_id, l.name, (SELECT currency FROM org), NULL, coalesce(l
 FROM locs l LEFT JOIN late ON late.location_id = l.id
 """  # noqa: S608 - fragments are constants of this module; values are bound
 
-UNAVAILABLE_ADJUSTMENTS = {
-    "figure": "adjustments",
-    "reason": "Invoice adjustments are not recorded by the billing model yet; no figure is invented.",
-}
-
 
 def _params(organization_id, location_ids, period):
     return {"org": organization_id, "locs": location_ids, "start": period.start, "end": period.end}
@@ -133,7 +157,7 @@ def _params(organization_id, location_ids, period):
 
 def revenue_report(*, organization_id: int, location_ids: list[int], period: Period) -> dict:
     rows = fetch(_REVENUE_SQL, _params(organization_id, location_ids, period))
-    money = ("currency", "charges", "collections", "refunds", "disputes")
+    money = [c for c, _ in MONEY]
     clinics = [
         {"location": r["location"], "name": r["name"], **{k: _int(r[k]) for k in money}}
         for r in rows
@@ -151,7 +175,7 @@ def revenue_report(*, organization_id: int, location_ids: list[int], period: Per
     ]
     clinics.sort(key=lambda x: (x["name"], x["currency"]))
     services.sort(key=lambda x: (x["location"], x["name"], x["currency"]))
-    return {"clinics": clinics, "services": services, "unavailable": [UNAVAILABLE_ADJUSTMENTS]}
+    return {"clinics": clinics, "services": services}
 
 
 def aging_report(*, organization_id: int, location_ids: list[int], period: Period) -> dict:

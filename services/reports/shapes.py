@@ -6,7 +6,6 @@ float or null: a median of nothing), month. Money columns are integer minor unit
 """
 
 LOCATION = [("location", "str"), ("name", "str")]
-UNAVAILABLE = [("figure", "str"), ("reason", "str")]
 UTIL = [("open_minutes", "int"), ("booked_minutes", "int"), ("utilization", "float")]
 ATTEND = [
     ("due", "int"),
@@ -23,6 +22,11 @@ MONEY = [
     ("collections", "int"),
     ("refunds", "int"),
     ("disputes", "int"),
+    ("adjustments", "int"),
+    ("discounts", "int"),
+    ("write_offs", "int"),
+    ("lender_fees", "int"),
+    ("fee_waivers", "int"),
 ]
 
 SHAPES: dict[str, dict] = {
@@ -62,7 +66,6 @@ SHAPES: dict[str, dict] = {
         "sections": {
             "clinics": LOCATION + MONEY,
             "services": [("location", "str"), ("service", "nstr"), ("name", "str"), *MONEY],
-            "unavailable": UNAVAILABLE,
         },
     },
     "aging": {
@@ -111,8 +114,13 @@ SHAPES: dict[str, dict] = {
                 ("waitlist_joined", "int"),
                 ("waitlist_booked", "int"),
                 ("median_days_join_to_first_session", "nfloat"),
+                ("monitoring_forms_due", "int"),
+                ("monitoring_forms_on_time", "int"),
+                ("monitoring_forms_late", "int"),
+                ("monitoring_forms_overdue", "int"),
+                ("monitoring_forms_pending_not_yet_due", "int"),
+                ("monitoring_forms_on_time_rate", "float"),
             ],
-            "unavailable": UNAVAILABLE,
         },
     },
 }
