@@ -3,6 +3,7 @@
 while a report is being computed still shows in the next report."""
 
 import threading
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
@@ -187,11 +188,15 @@ def test_a_second_report_reads_the_rollup_without_recomputing():
     assert _figures(WEEK, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] - 60
 
 
-def _book_and_hold(week, start, end, booked: threading.Event, release: threading.Event, errors: list):
+def _book_and_hold(week, booked: threading.Event, release: threading.Event, errors: list):
     try:
         with transaction.atomic():
             AppointmentFactory(
-                location=week.location, chair=week.chair_a, service=week.service, start=start, end=end
+                location=week.location,
+                chair=week.chair_a,
+                service=week.service,
+                start=local("2030-03-12 09:00"),
+                end=local("2030-03-12 10:00"),
             )
             booked.set()
             release.wait(10)
@@ -202,6 +207,22 @@ def _book_and_hold(week, start, end, booked: threading.Event, release: threading
         connection.close()
 
 
+@contextmanager
+def _a_booking_uncommitted(week):
+    """Another connection books Tuesday 09:00-10:00 on chair A and holds its transaction open until
+    the block ends; then it commits. Yields the list that receives that connection's errors."""
+    booked, release, errors = threading.Event(), threading.Event(), []
+    writer = threading.Thread(target=_book_and_hold, args=(week, booked, release, errors))
+    writer.start()
+    try:
+        assert booked.wait(10) and not errors
+        yield errors
+    finally:
+        release.set()
+        writer.join(10)
+    assert not errors
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("computed_before", [True, False], ids=["day-computed", "day-never-computed"])
 def test_a_booking_committed_while_a_report_computes_shows_in_the_next_report(computed_before):
@@ -210,17 +231,8 @@ def test_a_booking_committed_while_a_report_computes_shows_in_the_next_report(co
     week = dst_week()
     if computed_before:
         _figures(WEEK, week)
-    booked, release, errors = threading.Event(), threading.Event(), []
-    writer = threading.Thread(
-        target=_book_and_hold,
-        args=(week, local("2030-03-12 09:00"), local("2030-03-12 10:00"), booked, release, errors),
-    )
-    writer.start()
-    assert booked.wait(10) and not errors
-    during = _figures(WEEK, week)["clinics"][0]["booked_minutes"]
-    release.set()
-    writer.join(10)
-    assert not errors
+    with _a_booking_uncommitted(week):
+        during = _figures(WEEK, week)["clinics"][0]["booked_minutes"]
     assert during == EXPECTED_CLINIC[1]  # the uncommitted booking is not seen...
     assert _figures(WEEK, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] + 60  # ...then it is
 
@@ -229,27 +241,15 @@ def test_a_booking_committed_while_a_report_computes_shows_in_the_next_report(co
 def test_bookings_of_the_same_clinic_day_do_not_wait_on_each_others_marks():
     week = dst_week()
     _figures(WEEK, week)
-    booked, release, errors = threading.Event(), threading.Event(), []
-    writer = threading.Thread(
-        target=_book_and_hold,
-        args=(week, local("2030-03-12 09:00"), local("2030-03-12 10:00"), booked, release, errors),
-    )
-    writer.start()
-    try:
-        assert booked.wait(10) and not errors
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait on the other booking would fail here
-            AppointmentFactory(
-                location=week.location,
-                chair=week.chair_b,
-                service=week.service,
-                start=local("2030-03-12 09:00"),
-                end=local("2030-03-12 10:00"),
-            )
-    finally:
-        release.set()
-        writer.join(10)
-    assert not errors
+    with _a_booking_uncommitted(week), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait on the other booking would fail here
+        AppointmentFactory(
+            location=week.location,
+            chair=week.chair_b,
+            service=week.service,
+            start=local("2030-03-12 09:00"),
+            end=local("2030-03-12 10:00"),
+        )
     assert _figures(WEEK, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] + 120
 
 
