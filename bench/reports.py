@@ -3,7 +3,13 @@ invoices), with wrk in a separate process beside a trivial authenticated endpoin
 in the same run, rounds interleaved; then the year's appointments streamed as CSV, timing rows/s and
 sampling the gunicorn workers' memory while they stream.
 
-    python bench/reports.py [--rounds 3] [--seconds 8] [--connections 2]
+Utilization and attendance read a rollup kept per clinic-day (services/reports/rollup.py): the bench
+first empties it and times the cold request that computes the year, then measures every report, and
+measures utilization once more while a separate process changes `--writes-per-second` sessions (each
+marks its clinic-day stale, so a report recomputes the days written since the one before).
+
+    python bench/reports.py [--rounds 3] [--seconds 8] [--connections 2] [--writes-per-second 2]
+        [--only utilization,attendance,...] [--one-clinic] [--no-csv]
 
 Without DATABASE_URL it starts the project's embedded stack (infra/devstack.py) and uses a database
 of its own, `chairside_bench_reports`, built once (bench/reports_data.py).
