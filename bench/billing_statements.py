@@ -1,6 +1,7 @@
 """Billing at scale: a patient's statement over HTTP, and a day's visits billed by the workers.
 
     python bench/billing_statements.py [--invoices 200] [--requests 300] [--clinics 40] [--visits 1500]
+        [--processes 2] [--threads 4] [--no-statement]
 
 1. Statement and aging (`GET /api/v1/patients/{id}/statement`, JSON) for one patient with 200
    issued invoices over the past 14 months at three clinics (about a third open, the rest paid,

