@@ -105,10 +105,15 @@ def test_out_of_order_failed_after_succeeded_keeps_succeeded(anon, patient_with_
     obj = intent_obj(payment)
     succeeded = {**obj, "status": "succeeded", "amount_received": 9_000, "next_action": None}
     failed = {**obj, "status": "requires_payment_method", "last_payment_error": {"code": "card_declined"}}
-    assert receive_and_process(anon, event("payment_intent.succeeded", succeeded)) == "applied"
+    second = int(time.time())  # all three made in one second (a clock tick between them would order them)
+    assert (
+        receive_and_process(anon, event("payment_intent.succeeded", succeeded, created=second)) == "applied"
+    )
     # Made in the same second as the success, but behind it: recorded, and nothing more.
-    assert receive_and_process(anon, event("payment_intent.payment_failed", failed)) == "stale"
-    assert receive_and_process(anon, event("payment_intent.requires_action", obj)) == "stale"
+    assert (
+        receive_and_process(anon, event("payment_intent.payment_failed", failed, created=second)) == "stale"
+    )
+    assert receive_and_process(anon, event("payment_intent.requires_action", obj, created=second)) == "stale"
     payment.refresh_from_db()
     assert payment.status == "succeeded" and payment.amount_captured == 9_000
     assert not OutboxEvent.objects.filter(name="payment.failed").exists()
