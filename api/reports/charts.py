@@ -6,6 +6,8 @@ npm build: the SVG is inlined in the HTML and prints as it shows. Text stays tex
 
 import io
 
+from services.billing.money import format_money
+
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 _READY = False
 
@@ -31,7 +33,15 @@ def _svg(fig) -> str:
     return text[text.index("<svg") :]  # drop the XML prologue: the SVG sits inside HTML
 
 
-def bars(labels: list[str], series: dict[str, list[float]], title: str, ylabel: str = "") -> str:
+def bars(
+    labels: list[str],
+    series: dict[str, list[float]],
+    title: str,
+    ylabel: str = "",
+    currency: str | None = None,
+) -> str:
+    """Grouped bars. With `currency`, the values are integer minor units and the axis prints them as
+    money (the one formatter receipts use), so no amount is ever turned into a fraction of a unit."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 2.8))
     width = 0.8 / max(len(series), 1)
@@ -42,6 +52,10 @@ def bars(labels: list[str], series: dict[str, list[float]], title: str, ylabel: 
     )
     ax.set_title(title)
     ax.set_ylabel(ylabel)
+    if currency is not None:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda tick, _: format_money(round(tick), currency)))
     if len(series) > 1:
         ax.legend(fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
@@ -94,12 +108,9 @@ def charts_for(report: str, data: dict) -> list[str]:
         return [
             bars(
                 [c["name"] for c in clinics],
-                {
-                    k: [c[k] / 100 for c in clinics]
-                    for k in ("charges", "collections", "refunds", "adjustments")
-                },
+                {k: [c[k] for c in clinics] for k in ("charges", "collections", "refunds", "adjustments")},
                 "Charges, collections, refunds and adjustments",
-                "currency units",
+                **_money_axis(clinics),
             )
         ]
     if report == "aging":
@@ -108,18 +119,24 @@ def charts_for(report: str, data: dict) -> list[str]:
         return [
             bars(
                 [r["name"] for r in rows],
-                {label: [r[key] / 100 for r in rows] for label, key in buckets.items()},
+                {label: [r[key] for r in rows] for label, key in buckets.items()},
                 "Receivables by age (days)",
-                "currency units",
+                **_money_axis(rows),
             )
         ]
     if report == "liabilities":
         months = sorted({r["expiry_month"] for r in data["unused_credits"]})
-        value = {m: 0 for m in months}
-        for r in data["unused_credits"]:
-            value[r["expiry_month"]] += r["value"] / 100
+        value: dict[str, dict[str, int]] = {}  # currency -> month -> minor units; never summed across
+        for r in data["unused_credits"]:  # a handful of figure rows, not source rows
+            by_month = value.setdefault(r["currency"], dict.fromkeys(months, 0))
+            by_month[r["expiry_month"]] += r["value"]
         return [
-            bars(months, {"unused credits": list(value.values())}, "Unused credits by expiry month", "value")
+            bars(
+                months,
+                {f"unused credits ({c.upper()})": list(v.values()) for c, v in value.items()},
+                "Unused credits by expiry month",
+                **_money_axis(data["unused_credits"]),
+            )
         ]
     if report == "compliance":
         clinics = data["clinics"]
@@ -134,3 +151,13 @@ def charts_for(report: str, data: dict) -> list[str]:
             )
         ]
     return []
+
+
+def _money_axis(rows: list[dict]) -> dict:
+    """Bars of one currency are labelled as that money; rows in several currencies (a practice that
+    bills in more than one) cannot share a money axis, so they stay in minor units and say so."""
+    currencies = {r["currency"] for r in rows}
+    if len(currencies) == 1:
+        (currency,) = currencies
+        return {"ylabel": currency.upper(), "currency": currency}
+    return {"ylabel": "minor units (several currencies)"}

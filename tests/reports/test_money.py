@@ -260,3 +260,26 @@ def test_compliance_recall_conversion_and_waitlist_to_first_session(clinic):
     )
     assert body["within_days"] == 14
     assert "unavailable" not in body and row["monitoring_forms_due"] == 0  # no Spravato forms here
+
+
+def test_money_charts_keep_minor_units_and_print_them_as_money():
+    """The page's charts draw integer minor units and label the axis with the receipts' formatter:
+    no amount becomes a fraction of a currency unit, and one currency's bars say which it is."""
+    from api.reports.charts import charts_for
+
+    clinics = [
+        {
+            "name": "A",
+            "currency": "usd",
+            "charges": 150_000,
+            "collections": 0,
+            "refunds": 0,
+            "adjustments": 0,
+        },
+        {"name": "B", "currency": "usd", "charges": 50_000, "collections": 0, "refunds": 0, "adjustments": 0},
+    ]
+    (svg,) = charts_for("revenue", {"clinics": clinics})
+    assert "$1,000.00" in svg and ">USD<" in svg.replace(" ", "")
+    mixed = [{**clinics[0]}, {**clinics[1], "currency": "eur"}]
+    (svg,) = charts_for("revenue", {"clinics": mixed})
+    assert "minor units (several currencies)" in svg and "$" not in svg
