@@ -188,16 +188,21 @@ def test_a_second_report_reads_the_rollup_without_recomputing():
     assert _figures(WEEK, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] - 60
 
 
+def _book_tuesday_nine(week, chair):
+    """Tuesday 12 March 09:00-10:00 on `chair`: free on both chairs, 60 open minutes."""
+    return AppointmentFactory(
+        location=week.location,
+        chair=chair,
+        service=week.service,
+        start=local("2030-03-12 09:00"),
+        end=local("2030-03-12 10:00"),
+    )
+
+
 def _book_and_hold(week, booked: threading.Event, release: threading.Event, errors: list):
     try:
         with transaction.atomic():
-            AppointmentFactory(
-                location=week.location,
-                chair=week.chair_a,
-                service=week.service,
-                start=local("2030-03-12 09:00"),
-                end=local("2030-03-12 10:00"),
-            )
+            _book_tuesday_nine(week, week.chair_a)
             booked.set()
             release.wait(10)
     except Exception as exc:  # noqa: BLE001 - reported to the test's thread
@@ -243,13 +248,7 @@ def test_bookings_of_the_same_clinic_day_do_not_wait_on_each_others_marks():
     _figures(WEEK, week)
     with _a_booking_uncommitted(week), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait on the other booking would fail here
-        AppointmentFactory(
-            location=week.location,
-            chair=week.chair_b,
-            service=week.service,
-            start=local("2030-03-12 09:00"),
-            end=local("2030-03-12 10:00"),
-        )
+        _book_tuesday_nine(week, week.chair_b)
     assert _figures(WEEK, week)["clinics"][0]["booked_minutes"] == EXPECTED_CLINIC[1] + 120
 
 
@@ -261,13 +260,7 @@ def test_the_scheduled_warm_up_keeps_the_year_computed_so_a_report_waits_for_not
     assert UtilizationDay.objects.filter(
         location_id=week.location.id, span="year", day=date(2030, 1, 1)
     ).exists()
-    AppointmentFactory(
-        location=week.location,
-        chair=week.chair_a,
-        service=week.service,
-        start=local("2030-03-12 09:00"),
-        end=local("2030-03-12 10:00"),
-    )
+    _book_tuesday_nine(week, week.chair_a)
     rollup_warm(date(2030, 6, 1))  # consumes the booking's mark and recomputes its day
     assert not UtilizationStale.objects.filter(location_id=week.location.id).exists()
     assert rollup_refresh(location_ids=[week.location.id], period=YEAR) == 0
